@@ -1,0 +1,143 @@
+"""The daemon's configuration: one TOML file, every key overridable from the
+environment (`MONITOR_<SECTION>_<KEY>`, e.g. `MONITOR_DATABASE_URL`).
+
+Validation happens once, on load, so a typo stops the daemon at start with the
+file, the key and what is wrong, instead of surfacing hours later.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+DEFAULT_CONFIG = Path("config/monitor.toml")
+EXAMPLE_CONFIG = Path("config/monitor.example.toml")
+PACKAGED_CONFIG = Path(__file__).parent / "default_config" / "monitor.example.toml"
+
+
+class ConfigError(Exception):
+    """A configuration problem, phrased for the operator who has to fix it."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseSettings(Section):
+    url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default: SQLite file press-monitor.db in the state directory",
+    )
+    busy_timeout_ms: int = Field(default=10_000, ge=0)
+
+
+class RulesSettings(Section):
+    paths: list[Path] = Field(
+        default_factory=lambda: [Path("rules")],
+        description="rule files or directories, relative to the config file",
+    )
+
+
+class LogSettings(Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["kv", "json"] = "kv"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MONITOR_",
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+        extra="forbid",
+        frozen=True,
+    )
+
+    state_dir: Path = Field(
+        default=Path("var"),
+        description="where the SQLite file lives; systemd's $STATE_DIRECTORY wins when set",
+    )
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    rules: RulesSettings = Field(default_factory=RulesSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file's values arrive as init kwargs; the environment overrides them.
+        return (env_settings, init_settings)
+
+
+class Config:
+    """Validated settings plus where they came from (for resolving relative paths)."""
+
+    def __init__(self, settings: Settings, path: Path) -> None:
+        self.settings = settings
+        self.path = path
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    @property
+    def database_url(self) -> str:
+        if self.settings.database.url:
+            return self.settings.database.url
+        state = Path(os.environ.get("STATE_DIRECTORY", "").split(":")[0] or self.settings.state_dir)
+        return f"sqlite:///{state / 'press-monitor.db'}"
+
+    @property
+    def rule_paths(self) -> list[Path]:
+        return [p if p.is_absolute() else self.base_dir / p for p in self.settings.rules.paths]
+
+
+def resolve_config_path(explicit: Path | None) -> Path:
+    """`--config`, else `$MONITOR_CONFIG`, else config/monitor.toml, else the shipped example."""
+    if explicit is not None:
+        return explicit
+    if env := os.environ.get("MONITOR_CONFIG"):
+        return Path(env)
+    for candidate in (DEFAULT_CONFIG, EXAMPLE_CONFIG, PACKAGED_CONFIG):
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(f"{DEFAULT_CONFIG}: no config file found (and no {EXAMPLE_CONFIG} to fall back on)")
+
+
+def load_config(explicit: Path | None = None) -> Config:
+    path = resolve_config_path(explicit)
+    try:
+        raw: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text: {exc.reason}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    try:
+        settings = Settings(**raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe(path, exc)) from exc
+    return Config(settings, path)
+
+
+def _describe(path: Path, exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
+        lines.append(f"{path}: key '{key}': {message} (got {error.get('input')!r})")
+    return "\n".join(lines)

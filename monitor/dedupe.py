@@ -1,0 +1,100 @@
+"""What makes two items "the same": canonical URLs and content fingerprints.
+
+Pure functions; the store runs the lookups. Three levels, cheapest first:
+same feed + guid, same canonical URL, same story (identical or near-identical
+words, via a 64-bit SimHash whose four 16-bit bands are indexed: two texts
+within Hamming distance 3 share at least one band, so one indexed lookup finds
+every candidate).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import numpy as np
+
+from monitor.items import Item
+
+# Query parameters that identify a campaign or a click, never a document.
+TRACKING_PARAMS = frozenset(
+    {
+        "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "igshid",
+        "mc_cid", "mc_eid", "_hsenc", "_hsmi", "mkt_tok", "ref", "ref_src", "cmpid",
+        "ncid", "sr_share", "at_medium", "at_campaign", "spm", "ocid", "xtor", "s_cid",
+    }
+)
+TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "at_", "__")
+
+NEAR_DUPLICATE_BITS = 3  # Hamming distance at or below which two texts are one story
+MIN_WORDS_FOR_NEAR = 40  # below this, only identical text counts as the same story
+
+_WORD = re.compile(r"\w+")
+_COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+_MASK64 = (1 << 64) - 1
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    content_hash: str  # sha256 of the folded words: identical stories
+    simhash: int  # signed 64-bit (fits BIGINT on every backend)
+    bands: tuple[int, int, int, int]
+    words: int
+
+
+def canonical_url(url: str | None) -> str | None:
+    """The URL with tracking parameters, fragment, default port and case noise removed."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    host = parts.hostname.lower().removeprefix("www.")
+    port = parts.port if parts.port not in (None, 80, 443) else None
+    netloc = f"{host}:{port}" if port else host
+    query = sorted(
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if k.lower() not in TRACKING_PARAMS and not k.lower().startswith(TRACKING_PREFIXES)
+    )
+    path = parts.path or "/"
+    if len(path) > 1:
+        path = path.rstrip("/")
+    return urlunsplit(("https", netloc, path, urlencode(query), ""))
+
+
+def fold_words(text: str) -> list[str]:
+    """Lower-cased words with diacritics removed: what "the same text" compares."""
+    folded = text.casefold()
+    if not folded.isascii():
+        folded = _COMBINING.sub("", unicodedata.normalize("NFKD", folded))
+    return _WORD.findall(folded)
+
+
+def fingerprint(item: Item) -> Fingerprint:
+    words = fold_words(f"{item.title}\n{item.text}")
+    content_hash = hashlib.sha256(" ".join(words).encode()).hexdigest()
+    simhash = _simhash(words)
+    bands = tuple((simhash >> shift) & 0xFFFF for shift in (0, 16, 32, 48))
+    signed = simhash - (1 << 64) if simhash >= 1 << 63 else simhash
+    return Fingerprint(content_hash, signed, bands, len(words))  # type: ignore[arg-type]
+
+
+def hamming(a: int, b: int) -> int:
+    return ((a ^ b) & _MASK64).bit_count()
+
+
+def _simhash(words: list[str]) -> int:
+    # Word bigrams: a light edit of a 300-word release moves 2-3 bits, while a
+    # different story on the same subject lands 25+ bits away (see tests).
+    shingles = [" ".join(words[i : i + 2]) for i in range(max(1, len(words) - 1))]
+    digests = b"".join(hashlib.blake2b(s.encode(), digest_size=8).digest() for s in shingles)
+    bits = np.unpackbits(np.frombuffer(digests, dtype=np.uint8).reshape(len(shingles), 8), axis=1)
+    votes = bits.sum(axis=0, dtype=np.int64) * 2 > len(shingles)
+    return int.from_bytes(np.packbits(votes).tobytes(), "big")

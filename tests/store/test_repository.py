@@ -1,0 +1,107 @@
+"""The store: one transaction per batch, duplicates impossible, outbox beside hits."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import select
+
+from monitor.dedupe import canonical_url, fingerprint
+from monitor.items import Hit, Item
+from monitor.store import migrations
+from monitor.store.engine import make_engine
+from monitor.store.models import Alert, StoredItem
+from monitor.store.repository import AlertRequest, Classified, Store
+from tests.conftest import SEEDS
+
+RELEASE = next(SEEDS.glob("004_*.txt")).read_text(encoding="utf-8")[:1800]
+OTHER = next(SEEDS.glob("000_*.txt")).read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def store(db_url: str) -> Store:
+    engine = make_engine(db_url)
+    migrations.upgrade(engine)
+    yield Store(engine)
+    engine.dispose()
+
+
+def entry(guid: str, text: str = RELEASE, url: str | None = None, source: str = "https://a.example/feed",
+          hits: bool = True) -> Classified:
+    item = Item(source=source, guid=guid, title="Sekreta meets Türk", text=text, url=url)
+    found = [Hit("ohchr", "OHCHR", "text", 0, 5, text[:5])] if hits else []
+    return Classified(item, found, fingerprint(item), canonical_url(url),
+                      [AlertRequest("email", ("ohchr",))] if hits else [])
+
+
+def test_a_new_item_is_stored_with_its_hits_and_alert(store: Store) -> None:
+    (outcome,) = store.ingest("https://a.example/feed", [entry("1")])
+    assert outcome.status == "new" and outcome.item_id and len(outcome.alert_ids) == 1
+    assert store.hits_of(outcome.item_id)[0].rule == "ohchr"
+    assert store.count("alerts") == 1
+
+
+def test_same_feed_and_guid_is_seen_and_stores_nothing(store: Store) -> None:
+    store.ingest("https://a.example/feed", [entry("1")])
+    (outcome,) = store.ingest("https://a.example/feed", [entry("1", text=OTHER)])
+    assert (outcome.status, outcome.reason, outcome.item_id) == ("seen", "guid", None)
+    assert store.count("items") == 1
+
+
+def test_a_republished_url_joins_the_first_story_without_an_alert(store: Store) -> None:
+    first = store.ingest("https://a.example/feed", [entry("1", url="https://a.example/n/1?utm_source=rss")])
+    (again,) = store.ingest("https://b.example/feed", [entry("x", text=OTHER, url="https://www.a.example/n/1")])
+    assert (again.status, again.reason, again.story_id) == ("seen", "url", first[0].item_id)
+    assert store.count("alerts") == 1
+
+
+def test_a_near_identical_text_from_another_source_is_the_same_story(store: Store) -> None:
+    first = store.ingest("https://a.example/feed", [entry("1")])
+    edited = RELEASE.replace("the press service said", "BelTA reported")
+    (copy,) = store.ingest("https://b.example/feed", [entry("other-guid", text=edited, source="https://b.example/feed")])
+    (unrelated,) = store.ingest("https://b.example/feed", [entry("3", text=OTHER, source="https://b.example/feed")])
+
+    assert (copy.status, copy.reason, copy.story_id) == ("seen", "story", first[0].item_id)
+    assert unrelated.status == "new"
+    assert store.count("items") == 3  # the copy is kept as an extra source
+    assert store.count("alerts") == 2  # but alerted once per story
+
+
+def test_dry_run_rolls_everything_back(store: Store) -> None:
+    (outcome,) = store.ingest("https://a.example/feed", [entry("1")], dry_run=True)
+    assert outcome.status == "new"
+    assert store.count("items") == 0 and store.count("feeds") == 0 and store.count("alerts") == 0
+
+
+def test_a_failure_mid_batch_leaves_nothing_half_written(store: Store) -> None:
+    broken = entry("2")
+    broken = Classified(broken.item, [Hit("ohchr", "x", "text", 0, 1, None)], broken.fingerprint, None,
+                        broken.alerts)  # matched=None violates NOT NULL
+    with pytest.raises(Exception):
+        store.ingest("https://a.example/feed", [entry("1"), broken])
+    assert store.count("items") == 0 and store.count("hits") == 0 and store.count("alerts") == 0
+
+
+def test_concurrent_writers_store_an_item_once(store: Store, db_url: str) -> None:
+    stores = [Store(make_engine(db_url)) for _ in range(4)]
+    outcomes = []
+    barrier = threading.Barrier(len(stores))
+
+    def write(s: Store) -> None:
+        barrier.wait()
+        outcomes.extend(s.ingest("https://a.example/feed", [entry(str(n)) for n in range(10)]))
+
+    threads = [threading.Thread(target=write, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with store.engine.connect() as conn:
+        guids = conn.execute(select(StoredItem.guid)).scalars().all()
+        alerts = conn.execute(select(Alert.id)).scalars().all()
+    assert sorted(guids) == sorted(str(n) for n in range(10))
+    assert len([o for o in outcomes if o.status == "new" and o.story_id is None]) == 1
+    assert len(alerts) == 1
+    for s in stores:
+        s.engine.dispose()

@@ -1,0 +1,66 @@
+"""What counts as the same item: canonical URLs and story fingerprints."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor.dedupe import canonical_url, fingerprint, hamming
+from monitor.items import Item
+from tests.conftest import SEEDS
+
+STORY = (
+    "Belarusian Deputy Minister of Foreign Affairs Igor Sekreta met with UN High Commissioner "
+    "for Human Rights Volker Türk in Geneva on the sidelines of the Fourth Universal Periodic "
+    "Review. The parties exchanged views on global trends in creating conditions for the "
+    "realization of human rights and discussed prospects for cooperation between Belarus and "
+    "the OHCHR, the organization of work based on the recommendations adopted following the "
+    "fourth cycle of the review, the press service said."
+)
+
+
+def item(text: str, title: str = "Sekreta meets Türk", source: str = "a") -> Item:
+    return Item(source=source, guid="g", title=title, text=text)
+
+
+@pytest.mark.parametrize(
+    ("url", "canonical"),
+    [
+        ("https://www.ohchr.org/en/news?utm_source=x&utm_medium=rss#top", "https://ohchr.org/en/news"),
+        ("HTTP://Example.org:80/a/?b=2&a=1&fbclid=zz", "https://example.org/a?a=1&b=2"),
+        ("https://example.org/story?id=7&ref=rss", "https://example.org/story?id=7"),
+        ("https://example.org:8443/x", "https://example.org:8443/x"),
+        ("mailto:press@example.org", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_canonical_url_drops_what_does_not_identify_the_document(url, canonical) -> None:
+    assert canonical_url(url) == canonical
+
+
+def test_identical_words_give_identical_fingerprints_whatever_the_typography() -> None:
+    a = fingerprint(item(STORY))
+    b = fingerprint(item(STORY.replace("Türk", "Turk").replace(" ", "  ").upper()))
+    assert a.content_hash == b.content_hash
+    assert a.simhash == b.simhash
+
+
+def test_a_lightly_edited_copy_is_near_and_another_story_is_far() -> None:
+    seed_004 = next(SEEDS.glob("004_*.txt")).read_text(encoding="utf-8")
+    seed_000 = next(SEEDS.glob("000_*.txt")).read_text(encoding="utf-8")
+    release = seed_004[: len(seed_004) // 2]  # one copy of each paragraph, ~280 words
+    original = fingerprint(item(release))
+    edited = fingerprint(
+        item(release.replace("the press service said", "BelTA reported").replace("Geneva", "Genf"))
+    )
+    other = fingerprint(item(seed_000))
+    assert original.content_hash != edited.content_hash
+    assert hamming(original.simhash, edited.simhash) <= 3
+    assert hamming(original.simhash, other.simhash) > 10
+
+
+def test_fingerprint_fits_a_signed_bigint_and_bands_cover_it() -> None:
+    fp = fingerprint(item(STORY))
+    assert -(2**63) <= fp.simhash < 2**63
+    unsigned = fp.simhash & (2**64 - 1)
+    assert fp.bands == tuple((unsigned >> s) & 0xFFFF for s in (0, 16, 32, 48))
