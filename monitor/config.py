@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -47,6 +47,55 @@ class RulesSettings(Section):
     )
 
 
+class FetchSettings(Section):
+    """Limits for every outbound feed request: a hostile or broken server must
+    cost at most `deadline_s` seconds and `max_body_bytes` of memory."""
+
+    contact_url: str = Field(
+        default="https://github.com/press-monitor/press-monitor",
+        description="named in the User-Agent so feed operators can reach us",
+    )
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    read_timeout_s: float = Field(default=20.0, gt=0)
+    deadline_s: float = Field(default=60.0, gt=0, description="total time for one fetch")
+    max_body_bytes: int = Field(default=15 * 1024 * 1024, gt=0, description="after decompression")
+    max_redirects: int = Field(default=5, ge=0)
+    concurrency: int = Field(default=32, ge=1, description="fetches in flight at once")
+    per_host_concurrency: int = Field(default=2, ge=1)
+    allow_private_addresses: bool = Field(
+        default=False,
+        description="allow loopback, private, link-local and metadata addresses (tests, intranets)",
+    )
+    allowed_networks: list[IPvAnyNetwork] = Field(
+        default_factory=list, description="refused ranges to allow anyway, e.g. ['10.1.2.0/24']"
+    )
+
+
+class ScheduleSettings(Section):
+    tick_s: float = Field(default=15.0, gt=0, description="how often due feeds are claimed")
+    min_interval_s: int = Field(default=300, ge=1)
+    max_interval_s: int = Field(default=6 * 3600, ge=1)
+    max_backoff_s: int = Field(default=24 * 3600, ge=1)
+    lease_s: int = Field(default=300, ge=10, description="a claimed feed is ours for this long")
+    stale_after_intervals: int = Field(default=5, ge=2)
+    shutdown_grace_s: float = Field(default=20.0, ge=0)
+    parse_workers: int | None = Field(
+        default=None, ge=0,
+        description="processes that parse and classify; default one per core, 0 = in the daemon process",
+    )
+
+
+class RetentionSettings(Section):
+    unmatched_text_days: int = Field(
+        default=30, ge=1, description="drop the text of items that matched nothing after this"
+    )
+
+
+class FeedEntry(Section):
+    url: str
+    title: str | None = None
+
+
 class LogSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["kv", "json"] = "kv"
@@ -68,6 +117,13 @@ class Settings(BaseSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     rules: RulesSettings = Field(default_factory=RulesSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    fetch: FetchSettings = Field(default_factory=FetchSettings)
+    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    feeds: list[FeedEntry] = Field(default_factory=list, description="feeds listed inline")
+    opml: list[Path] = Field(
+        default_factory=list, description="OPML feed lists, relative to the config file"
+    )
 
     @classmethod
     def settings_customise_sources(

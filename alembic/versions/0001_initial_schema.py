@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-23 19:07:33.785268
+Create Date: 2026-11-23 19:12:33.505715
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ def upgrade() -> None:
     op.create_table('feeds',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('url', sa.String(length=2048), nullable=False),
+    sa.Column('kind', sa.String(length=10), nullable=False),
+    sa.Column('listed_in', sa.String(length=500), nullable=True),
     sa.Column('title', sa.String(length=500), nullable=True),
     sa.Column('enabled', sa.Boolean(), nullable=False),
     sa.Column('disabled_reason', sa.Text(), nullable=True),
@@ -30,6 +32,9 @@ def upgrade() -> None:
     sa.Column('lease_owner', sa.String(length=100), nullable=True),
     sa.Column('lease_until', sa.DateTime(timezone=True), nullable=True),
     sa.Column('interval_s', sa.Integer(), nullable=True),
+    sa.Column('publish_gap_s', sa.Float(), nullable=True),
+    sa.Column('newest_entry_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('stale', sa.Boolean(), nullable=False),
     sa.Column('last_polled_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('last_success_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('last_new_item_at', sa.DateTime(timezone=True), nullable=True),

@@ -14,6 +14,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Float,
     DateTime,
     ForeignKey,
     Index,
@@ -67,6 +68,8 @@ class Feed(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     url: Mapped[str] = mapped_column(String(2048), unique=True)
+    kind: Mapped[str] = mapped_column(String(10), default="http")  # "http" or "replay"
+    listed_in: Mapped[str | None] = mapped_column(String(500))  # config file or OPML it came from
     title: Mapped[str | None] = mapped_column(String(500))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     disabled_reason: Mapped[str | None] = mapped_column(Text)
@@ -76,6 +79,9 @@ class Feed(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(100))
     lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
     interval_s: Mapped[int | None] = mapped_column(Integer)
+    publish_gap_s: Mapped[float | None] = mapped_column(Float)
+    newest_entry_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    stale: Mapped[bool] = mapped_column(Boolean, default=False)
     last_polled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     last_success_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     last_new_item_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -77,7 +77,8 @@ class Store:
             return int(found)
         conn.execute(
             self._insert(feeds_t)
-            .values(url=url, enabled=True, consecutive_errors=0, items_seen=0, created_at=_now())
+            .values(url=url, kind="replay" if url.startswith("replay:") else "http",
+                    enabled=True, consecutive_errors=0, items_seen=0, created_at=_now())
             .on_conflict_do_nothing(index_elements=["url"])
         )
         return int(conn.execute(select(feeds_t.c.id).where(feeds_t.c.url == url)).scalar_one())
@@ -207,6 +208,20 @@ class Store:
             if hamming(row.fingerprint, fp.simhash) <= NEAR_DUPLICATE_BITS:
                 return row
         return None
+
+    def prune_unmatched_text(self, older_than: datetime) -> int:
+        """Drop the text of old items that matched nothing. Guid, canonical URL and
+        fingerprints stay, so dedupe still recognises them; matches are kept whole."""
+        with self.engine.begin() as conn:
+            return conn.execute(
+                items_t.update()
+                .where(
+                    items_t.c.matched.is_(False),
+                    items_t.c.ingested_at < older_than,
+                    items_t.c.text.is_not(None),
+                )
+                .values(text=None)
+            ).rowcount
 
     # reading ---------------------------------------------------------------
 

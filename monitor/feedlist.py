@@ -1,0 +1,68 @@
+"""The operator's list of feeds: inline in the config and in OPML files, the
+format every feed reader imports and exports."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from monitor.config import Config, ConfigError
+from monitor.store.feeds import FeedState, ListedFeed
+
+
+def listed_feeds(config: Config) -> list[ListedFeed]:
+    """Every feed the config names, inline first, then each OPML file in order.
+    A URL listed twice counts once (the first listing wins)."""
+    feeds: dict[str, ListedFeed] = {}
+    for entry in config.settings.feeds:
+        url = _check_url(entry.url, f"{config.path}: key 'feeds'")
+        feeds.setdefault(url, ListedFeed(url, entry.title, str(config.path)))
+    for opml in config.settings.opml:
+        path = opml if opml.is_absolute() else config.base_dir / opml
+        for feed in read_opml(path):
+            feeds.setdefault(feed.url, feed)
+    return list(feeds.values())
+
+
+def read_opml(path: Path) -> list[ListedFeed]:
+    try:
+        root = ET.fromstring(path.read_bytes())
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read OPML: {exc.strerror or exc}") from exc
+    except ET.ParseError as exc:
+        raise ConfigError(f"{path}: not valid OPML/XML: {exc}") from exc
+    if root.tag != "opml" or root.find("body") is None:
+        raise ConfigError(f"{path}: not an OPML document (no <opml><body>)")
+    feeds = []
+    for outline in root.iter("outline"):
+        url = outline.get("xmlUrl")
+        if url is None:
+            continue  # a folder
+        url = _check_url(url.strip(), f"{path}: outline {outline.get('text') or url!r}")
+        feeds.append(ListedFeed(url, outline.get("title") or outline.get("text"), str(path)))
+    return feeds
+
+
+def write_opml(feeds: Sequence[FeedState], *, include_disabled: bool = False) -> bytes:
+    root = ET.Element("opml", version="2.0")
+    head = ET.SubElement(root, "head")
+    ET.SubElement(head, "title").text = "press-monitor feeds"
+    ET.SubElement(head, "dateCreated").text = datetime.now(UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    body = ET.SubElement(root, "body")
+    for feed in feeds:
+        if not feed.enabled and not include_disabled:
+            continue
+        title = feed.title or feed.url
+        ET.SubElement(body, "outline", type="rss", text=title, title=title, xmlUrl=feed.url)
+    ET.indent(root)
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+def _check_url(url: str, where: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{where}: {url!r} is not an http(s) URL")
+    return url

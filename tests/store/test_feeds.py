@@ -1,0 +1,102 @@
+"""Feed state: syncing the operator's list, claiming due feeds with leases."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from monitor.store import migrations
+from monitor.store.engine import make_engine
+from monitor.store.feeds import REMOVED, FeedStore, ListedFeed
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+LEASE = timedelta(minutes=5)
+
+
+@pytest.fixture
+def feeds(db_url: str) -> Iterator[FeedStore]:
+    engine = make_engine(db_url)
+    migrations.upgrade(engine)
+    yield FeedStore(engine)
+    engine.dispose()
+
+
+def listed(*urls: str) -> list[ListedFeed]:
+    return [ListedFeed(u, None, "monitor.toml") for u in urls]
+
+
+def test_sync_adds_disables_and_restores_keeping_history(feeds: FeedStore) -> None:
+    assert feeds.sync(listed("https://a/rss", "https://b/rss"), NOW).added == 2
+    report = feeds.sync(listed("https://a/rss"), NOW)
+    assert (report.added, report.removed) == (0, 1)
+    b = next(f for f in feeds.all() if f.url == "https://b/rss")
+    assert not b.enabled and b.disabled_reason == REMOVED and b.health == "disabled"
+
+    assert feeds.sync(listed("https://a/rss", "https://b/rss"), NOW).restored == 1
+    assert all(f.enabled for f in feeds.all())
+    assert len(feeds.all()) == 2
+
+
+def test_new_feeds_are_due_at_once_and_claimed_once(feeds: FeedStore) -> None:
+    feeds.sync(listed("https://a/rss", "https://b/rss"), NOW)
+    first = feeds.claim_due("p1", LEASE, 10, now=NOW)
+    second = feeds.claim_due("p2", LEASE, 10, now=NOW + timedelta(seconds=1))
+    assert [f.url for f in first] == ["https://a/rss", "https://b/rss"]
+    assert second == []
+
+
+def test_an_expired_lease_lets_another_process_take_over(feeds: FeedStore) -> None:
+    feeds.sync(listed("https://a/rss"), NOW)
+    (feed,) = feeds.claim_due("dead", LEASE, 10, now=NOW)
+    (taken,) = feeds.claim_due("alive", LEASE, 10, now=NOW + LEASE + timedelta(seconds=1))
+    assert taken.id == feed.id
+    # the dead owner's late result must not overwrite the new holder's state
+    assert not feeds.record_failure(feed.id, "dead", now=NOW, error="late", next_poll_at=NOW)
+
+
+def test_recorded_results_set_the_next_due_time(feeds: FeedStore) -> None:
+    feeds.sync(listed("https://a/rss", "https://b/rss"), NOW)
+    a, b = feeds.claim_due("p", LEASE, 10, now=NOW)
+    assert feeds.record_success(a.id, "p", now=NOW, next_poll_at=NOW + timedelta(hours=1), interval_s=3600,
+                                etag='"x"', last_modified=None, title="A")
+    assert feeds.record_failure(b.id, "p", now=NOW, error="HTTP 410 Gone", next_poll_at=NOW, gone=True)
+
+    assert feeds.claim_due("p", LEASE, 10, now=NOW + timedelta(minutes=30)) == []
+    (again,) = feeds.claim_due("p", LEASE, 10, now=NOW + timedelta(hours=2))
+    assert (again.url, again.etag, again.title) == ("https://a/rss", '"x"', "A")
+    gone = next(f for f in feeds.all() if f.url == "https://b/rss")
+    assert not gone.enabled and "410" in (gone.disabled_reason or "")
+
+
+def test_release_gives_back_every_lease(feeds: FeedStore) -> None:
+    feeds.sync(listed("https://a/rss"), NOW)
+    feeds.claim_due("p", LEASE, 10, now=NOW)
+    assert feeds.release("p") == 1
+    assert len(feeds.claim_due("q", LEASE, 10, now=NOW)) == 1
+
+
+def test_racing_claimers_never_share_a_feed(feeds: FeedStore, db_url: str) -> None:
+    feeds.sync(listed(*(f"https://f{n}/rss" for n in range(60))), NOW)
+    stores = [FeedStore(make_engine(db_url)) for _ in range(4)]
+    claimed: dict[str, list[int]] = {}
+    barrier = threading.Barrier(len(stores))
+
+    def claim(i: int) -> None:
+        barrier.wait()
+        got: list[int] = []
+        while batch := stores[i].claim_due(f"p{i}", LEASE, 7, now=NOW):
+            got.extend(f.id for f in batch)
+        claimed[f"p{i}"] = got
+
+    threads = [threading.Thread(target=claim, args=(i,)) for i in range(len(stores))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    every = [fid for ids in claimed.values() for fid in ids]
+    assert sorted(every) == sorted({f.id for f in feeds.all()})  # each exactly once
+    for s in stores:
+        s.engine.dispose()
