@@ -1,0 +1,359 @@
+"""Folding: make spelling variants of the same words compare equal without ever
+changing the text that is stored or displayed.
+
+Press text arrives with every typographic accident there is: accents dropped or
+kept (Türk / Turk), curly or straight quotes, non-breaking spaces, Windows line
+breaks, soft hyphens, words hyphenated across a line break, HTML entities that
+survived scraping. Rules should not have to spell all of that out, so matching
+runs on a *folded view* of the text, and every match is mapped back to the
+characters of the original.
+
+The folded view is a sequence of words separated by single spaces, with a space
+at each end:
+
+* letters and digits are case-folded and stripped of diacritics (NFKD without
+  combining marks), one character for one character: `Türk` -> `turk`;
+* every other visible character (punctuation, quotes, dashes, symbols,
+  whitespace of any kind) separates words, and a run of separators is one
+  space, so `co-operation` == `co operation` and `High\\u00a0\\r\\n Commissioner`
+  == `High Commissioner`;
+* invisible characters (soft hyphen, zero-width space and joiners, bidi marks,
+  loose combining marks) are dropped, so they never split a word;
+* a word broken by a hyphen and a line break (`Re-\\nview`) reads as two words
+  (`re view`) and, with `join_hyphen_breaks=True`, as one (`review`): the
+  matcher scans both readings because only the rule term can tell which one
+  was meant (`Periodic Review` versus `UPR-related`); after a *soft* hyphen the
+  word is always joined;
+* HTML entities (`&amp;`, `&#8217;`, `&eacute;`, also double-escaped
+  `&amp;#8217;`) count as the character they stand for.
+
+Because every word boundary in the folded view is exactly one space, a rule
+term folded the same way (`" ilo "`) can only match whole words: this is what
+lets a single Aho-Corasick pass find candidates that need almost no checking.
+
+Speed matters here (every item, every field): long texts are folded with a
+numpy lookup table and a mask (no per-character Python), and the way back to
+original offsets is computed only for texts that have a match.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import html
+import re
+import unicodedata
+
+import numpy as np
+import numpy.typing as npt
+
+SPACE = " "
+DELETED = "\x00"
+SOFT_HYPHEN = "\u00ad"
+_SPACE_CP = 0x20
+_DELETED_CP = 0
+_BMP = 0x10000
+# Below this length `str.translate` + `str.split` beat numpy's fixed per-call costs.
+_NUMPY_MIN_LENGTH = 200
+
+_ENTITY = re.compile(r"&(?:amp;)?(#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+_HYPHENS = ("-", "\u2010", "\u2011", SOFT_HYPHEN)
+_LINE_BREAKS = "\n\r\u2028\u2029\x85\x0b\x0c"
+# What must follow a hyphen for it to break a word: blanks, a line break, more whitespace.
+_BREAK_TAIL = re.compile(rf"[^\S{_LINE_BREAKS}]*[{_LINE_BREAKS}]\s*")
+_SPACE_RUN = re.compile("  +")
+
+Edit = tuple[int, int, int]  # original [start, end) becomes this code point followed by deletions
+
+
+def fold_codepoint(cp: int) -> int:
+    """The folded code point of one character: 0 drops it, 0x20 makes it a separator.
+
+    One character never folds to more than one, which keeps the first folding
+    step length-preserving, so positions still line up with the original.
+    """
+    char = chr(cp)
+    if char.isalnum():
+        base = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
+        for candidate in (base.casefold(), base.lower(), char.casefold(), char.lower()):
+            if len(candidate) == 1 and candidate.isalnum():
+                return ord(candidate)
+        return cp
+    category = unicodedata.category(char)
+    if category in ("Mn", "Me", "Cf"):  # combining marks, soft hyphen, zero-width and bidi controls
+        return _DELETED_CP
+    if category == "Mc":  # spacing vowel signs (Devanagari, ...) belong to their word
+        return cp
+    return _SPACE_CP
+
+
+class _FoldTable(dict[int, str]):
+    """`str.translate` table, filled on first sight of each character."""
+
+    def __missing__(self, cp: int) -> str:
+        value = chr(fold_codepoint(cp))
+        self[cp] = value
+        return value
+
+
+_TABLE = _FoldTable({cp: chr(fold_codepoint(cp)) for cp in range(128)})
+_ASCII_LOOKUP = np.array([fold_codepoint(cp) for cp in range(128)], dtype=np.uint8)
+
+
+@functools.cache
+def _bmp_lookup() -> npt.NDArray[np.uint32]:
+    """Folded code point of every character of the Basic Multilingual Plane.
+
+    Built once, the first time a long non-ASCII text is folded (a few tens of
+    milliseconds): a numpy gather over it is several times faster than
+    `str.translate`, which makes one dict lookup per character as soon as a
+    text holds a single non-ASCII character.
+    """
+    return np.fromiter((fold_codepoint(cp) for cp in range(_BMP)), dtype=np.uint32, count=_BMP)
+
+
+def is_word_char(char: str) -> bool:
+    """Letters, digits and spacing marks: what folded words are made of."""
+    return _TABLE[ord(char)] not in (SPACE, DELETED)
+
+
+def fold_chars(text: str) -> str:
+    """Fold `text` one character for one character (separators become spaces,
+    invisible characters NUL); nothing is collapsed."""
+    return text.translate(_TABLE)
+
+
+def fold_words(text: str) -> list[str]:
+    """The folded words of a short text (a rule term, a gap between two hits)."""
+    return fold_chars(text).replace(DELETED, "").split()
+
+
+def _entity_edits(original: str, entity_ends: dict[int, int]) -> list[Edit]:
+    edits = []
+    for match in _ENTITY.finditer(original):
+        raw = f"&{match.group(1)};"
+        decoded = html.unescape(raw)
+        if decoded == raw:
+            continue  # a name HTML does not know: leave the text alone
+        start, end = match.span()
+        code = ord(_TABLE[ord(decoded)]) if len(decoded) == 1 else _SPACE_CP
+        edits.append((start, end, code))
+        entity_ends[start] = end
+    return edits
+
+
+def _hyphen_break_edits(original: str, join: bool) -> tuple[list[Edit], bool]:
+    """Edits that join words broken across lines, and whether any plain hyphen did that."""
+    edits: list[Edit] = []
+    found = False
+    for hyphen in _HYPHENS:
+        position = original.find(hyphen)
+        while position != -1:
+            # Most hyphens join words on one line ("co-operation"): skip them cheaply.
+            tail = (
+                _BREAK_TAIL.match(original, position + 1) if original[position + 1 : position + 2].isspace() else None
+            )
+            if (
+                tail is not None
+                and position > 0
+                and tail.end() < len(original)
+                and is_word_char(original[position - 1])
+                and is_word_char(original[tail.end()])
+            ):
+                soft = hyphen == SOFT_HYPHEN
+                found = found or not soft
+                if soft or join:
+                    edits.append((position, tail.end(), _DELETED_CP))
+            position = original.find(hyphen, position + 1)
+    return edits, found
+
+
+def _keep_mask(codes: npt.NDArray[np.unsignedinteger], has_deleted: bool = True) -> npt.NDArray[np.bool_]:
+    """Which folded characters the folded view keeps (mirrors `_collapse`).
+
+    Deleted characters go, and of each run of spaces only the first stays.
+    """
+    if has_deleted:
+        alive = codes != _DELETED_CP
+        live = codes[alive]
+        full = np.zeros(len(codes), dtype=bool)
+        full[np.flatnonzero(alive)[_keep_mask(live, has_deleted=False)]] = True
+        return full
+    is_space = codes == _SPACE_CP
+    keep = np.empty(len(codes), dtype=bool)
+    if len(codes):
+        keep[0] = True
+        np.logical_not(is_space[1:] & is_space[:-1], out=keep[1:])
+    return keep
+
+
+def _collapse(chars: str) -> str:
+    """The folded view of 1:1 folded characters: NULs dropped, runs of spaces made one."""
+    if DELETED in chars:
+        chars = chars.replace(DELETED, "")
+    return _SPACE_RUN.sub(SPACE, chars) if "  " in chars else chars
+
+
+class FoldedText:
+    """The folded view of one original text, and the way back to it.
+
+    `text` starts and ends with a space, and words are separated by exactly one.
+    `original_span` maps a range of `text` to the original characters.
+    """
+
+    __slots__ = (
+        "_chars",
+        "_keep",
+        "_removed",
+        "_shift",
+        "entity_ends",
+        "has_hyphen_breaks",
+        "original",
+        "plain",
+        "text",
+    )
+
+    def __init__(
+        self,
+        original: str,
+        text: str,
+        *,
+        has_hyphen_breaks: bool,
+        has_deleted: bool,
+        entity_ends: dict[int, int],
+        chars: str | None = None,
+        keep: npt.NDArray[np.bool_] | None = None,
+    ) -> None:
+        self.original = original
+        self.text = text
+        self.has_hyphen_breaks = has_hyphen_breaks
+        self.entity_ends = entity_ends
+        # A match ends right after its last folded character unless an entity or a
+        # combining mark (both leave deleted characters behind) may extend it.
+        self.plain = not has_deleted and not entity_ends
+        self._chars = chars  # the 1:1 folded characters (short texts), or
+        self._keep = keep  # the mask over them (long texts)
+        self._removed: list[int] | None = None
+        self._shift: list[int] | None = None
+
+    def shift(self) -> list[int]:
+        """`shift[i]` = how many kept characters precede the i-th removed position.
+
+        The view's character k came from original position
+        `k + bisect_right(shift, k)`. Computed on first use: only texts with a
+        match ever need it.
+        """
+        if self._shift is None:
+            keep = self._keep
+            if keep is None:
+                chars = self._chars or ""
+                codes = np.frombuffer(chars.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+                keep = _keep_mask(codes, DELETED in chars)
+            removed = np.flatnonzero(~keep)
+            removed -= np.arange(removed.size)
+            self._shift = removed.tolist()
+        return self._shift
+
+    def _offsets(self) -> list[int]:
+        """Original positions the folded view dropped (sorted)."""
+        if self._removed is None:
+            self._removed = [kept_before + i for i, kept_before in enumerate(self.shift())]
+        return self._removed
+
+    def original_span(self, start: int, end: int) -> tuple[int, int]:
+        """Original `[start, end)` of `text[start:end]`, which starts and ends with
+        a word character (as every match does)."""
+        shift = self.shift()
+        first = start - 1  # the view's first character is padding
+        first += bisect.bisect_right(shift, first)
+        last = end - 2
+        last += bisect.bisect_right(shift, last)
+        stop = self.entity_ends.get(last, last + 1) if self.entity_ends else last + 1
+        original = self.original
+        if not self.plain:
+            # Keep trailing combining marks (decomposed accents) with their letter.
+            while stop < len(original) and unicodedata.category(original[stop]) in ("Mn", "Me"):
+                stop += 1
+        return first, stop
+
+    def count_words(self, start: int, stop: int) -> int:
+        """How many folded words lie in the original `[start, stop)`: the distance
+        `within = N` measures, so punctuation and entities never count as words."""
+        removed = self._offsets()
+        begin = start - bisect.bisect_left(removed, start)
+        end = stop - bisect.bisect_left(removed, stop)
+        return len(self.text[begin + 1 : end + 1].split())
+
+
+def _in_order(edits: list[Edit]) -> list[Edit]:
+    """Edits sorted by position; should two ever overlap, the later one is dropped
+    rather than letting it corrupt offsets."""
+    result: list[Edit] = []
+    position = 0
+    for edit in sorted(edits):
+        if edit[0] >= position:
+            result.append(edit)
+            position = edit[1]
+    return result
+
+
+def _apply_to_string(chars: str, edits: list[Edit]) -> str:
+    pieces: list[str] = []
+    position = 0
+    for start, end, code in _in_order(edits):
+        pieces.append(chars[position:start])
+        pieces.append(chr(code) + DELETED * (end - start - 1))
+        position = end
+    pieces.append(chars[position:])
+    return "".join(pieces)
+
+
+def _fold_codes(original: str, edits: list[Edit]) -> tuple[npt.NDArray[np.unsignedinteger], str]:
+    """Folded code points of a long text as a writable array, and its encoding."""
+    if original.isascii() and all(code < 128 for _, _, code in edits):
+        raw = np.frombuffer(original.encode("ascii"), dtype=np.uint8)
+        return _ASCII_LOOKUP.take(raw), "ascii"
+    raw32 = np.frombuffer(original.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+    codes = _bmp_lookup().take(raw32, mode="clip")
+    if raw32.size and int(raw32.max()) >= _BMP:  # emoji and other astral characters
+        for position in np.flatnonzero(raw32 >= _BMP).tolist():
+            codes[position] = ord(_TABLE[int(raw32[position])])
+    return codes, "utf-32-le"
+
+
+def fold_text(original: str, *, join_hyphen_breaks: bool = False) -> FoldedText:
+    """Fold one text for matching (see the module docstring for what folds)."""
+    entity_ends: dict[int, int] = {}
+    edits = _entity_edits(original, entity_ends) if "&" in original else []
+    breaks, has_hyphen_breaks = _hyphen_break_edits(original, join_hyphen_breaks)
+    edits += breaks
+    if len(original) < _NUMPY_MIN_LENGTH:
+        chars = fold_chars(original)
+        if edits:
+            chars = _apply_to_string(chars, edits)
+        has_deleted = DELETED in chars
+        text = f" {_collapse(chars)} "
+        return FoldedText(
+            original,
+            text,
+            has_hyphen_breaks=has_hyphen_breaks,
+            has_deleted=has_deleted,
+            entity_ends=entity_ends,
+            chars=chars,
+        )
+    codes, encoding = _fold_codes(original, edits)
+    for start, end, code in _in_order(edits):
+        codes[start] = code
+        codes[start + 1 : end] = _DELETED_CP
+    # ASCII has nothing to delete; only edits could have deleted something there.
+    has_deleted = bool(edits or encoding != "ascii") and not codes.all()
+    keep = _keep_mask(codes, has_deleted)
+    text = f" {codes[keep].tobytes().decode(encoding, 'surrogatepass')} "
+    return FoldedText(
+        original,
+        text,
+        has_hyphen_breaks=has_hyphen_breaks,
+        has_deleted=has_deleted,
+        entity_ends=entity_ends,
+        keep=keep,
+    )
