@@ -1,0 +1,261 @@
+"""Turn a fetched RSS/Atom/RDF document into Items.
+
+feedparser does the parsing, but only ever on bytes we already hold: given a
+URL or a path it would fetch or open it itself, with no timeout and outside
+our HTTP client's policy. The bytes are wrapped in a stream so that feedparser
+can never mistake them for a file name either.
+
+We decode the bytes ourselves and hand feedparser UTF-8: a byte-order mark
+first, then the HTTP charset, then the XML declaration, then UTF-8, and only
+then a detected encoding (flagged as a guess). feedparser's own RFC 3023 rules
+read `text/xml` without a charset as US-ASCII and headers without a
+Content-Type as ISO-8859-1, which garbles exactly the feeds we care about
+(windows-1251 declared only in the XML declaration). Content-Location still
+resolves relative links, Content-Language is the fallback language.
+
+feedparser is lenient: it still returns entries from a broken document and
+sets `bozo`. We keep such entries (losing a press release because a feed has a
+stray `&` would be worse) but say so: `ParsedFeed.problem` carries the message
+and the items are flagged. A document that yields nothing and is not a feed at
+all (an HTML error page, JSON, an empty body) is a `FeedError`, so the poller
+can back off and the operator sees why.
+"""
+
+from __future__ import annotations
+
+import calendar
+import codecs
+import hashlib
+import io
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import charset_normalizer
+import feedparser
+
+from monitor.items import Item
+
+__all__ = ["FeedError", "ParsedFeed", "parse_feed"]
+
+MALFORMED: Final = "malformed-feed"
+ENCODING_GUESSED: Final = "encoding-guessed"
+
+
+
+class FeedError(Exception):
+    """The body is not a feed we can read; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    """A parsed feed document: its own metadata and one Item per entry."""
+
+    title: str | None
+    link: str | None
+    items: list[Item]
+    ttl_seconds: int | None = None  # from RSS <ttl>, which is in minutes
+    problem: str | None = None  # why the document is malformed, or how its encoding was guessed
+
+
+def parse_feed(body: bytes, headers: Mapping[str, str], *, source: str) -> ParsedFeed:
+    """Parse one fetched feed document; raise FeedError if it is not a feed."""
+    if not body.lstrip(_WHITESPACE_AND_BOM):
+        raise FeedError("empty body")
+    lowered = {k.lower(): v for k, v in headers.items()}
+    content_type = lowered.get("content-type", "")
+    text, encoding_problem = _decode(body, _http_charset(content_type))
+    parsed = feedparser.parse(
+        io.BytesIO(text.encode("utf-8")),
+        response_headers={
+            # Already decoded (see `_decode`): feedparser gets UTF-8 and is told so.
+            "content-type": "application/xml; charset=utf-8",
+            "content-location": lowered.get("content-location", ""),
+            "content-language": lowered.get("content-language", ""),
+        },
+    )
+
+    entries = parsed.get("entries") or []
+    if not entries and not parsed.get("version"):
+        raise FeedError(_not_a_feed(body, content_type, parsed))
+
+    flags: tuple[str, ...] = ()
+    problem: str | None = None
+    exc = parsed.get("bozo_exception") if parsed.get("bozo") else None
+    if exc is not None:
+        problem = f"{type(exc).__name__}: {exc}"
+        if not entries:
+            raise FeedError(f"malformed feed with no entries: {problem}")
+        flags = (MALFORMED,)
+    if encoding_problem is not None:
+        problem = f"{encoding_problem}; {problem}" if problem else encoding_problem
+        flags = (*flags, ENCODING_GUESSED)
+
+    feed = parsed.get("feed") or {}
+    feed_title = _clean(feed.get("title"))
+    feed_language = _clean(feed.get("language")) or _clean(lowered.get("content-language"))
+    items = [
+        _item(entry, source=source, origin=feed_title, language=feed_language, flags=flags)
+        for entry in entries
+    ]
+    return ParsedFeed(
+        title=feed_title,
+        link=_clean(feed.get("link")),
+        items=items,
+        ttl_seconds=_ttl_seconds(feed.get("ttl")),
+        problem=problem,
+    )
+
+
+# --- character encoding -----------------------------------------------------
+
+_WHITESPACE_AND_BOM: Final = b" \t\r\n\xef\xbb\xbf"
+_BOMS: Final = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_XML_ENCODING: Final = re.compile(rb"""^\s*<\?xml[^>]*?\bencoding\s*=\s*["']([A-Za-z0-9._:-]+)["']""")
+_HTTP_CHARSET: Final = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9._:-]+)""", re.IGNORECASE)
+# Server defaults that are often wrong: a body in valid UTF-8 served as one of
+# these is UTF-8 (real Latin-1 text is almost never valid UTF-8 by accident).
+_WEAK_CHARSETS: Final = frozenset({"iso8859-1", "latin-1", "ascii", "cp1252"})
+
+
+def _http_charset(content_type: str) -> str | None:
+    m = _HTTP_CHARSET.search(content_type)
+    return m.group(1) if m else None
+
+
+def _codec(name: str | None) -> str | None:
+    """Python's name for a declared encoding, or None if unknown."""
+    if not name:
+        return None
+    try:
+        codec = codecs.lookup(name).name
+    except LookupError:
+        return None
+    return "gb18030" if codec == "gb2312" else codec
+
+
+def _try(body: bytes, codec: str | None) -> str | None:
+    if codec is None:
+        return None
+    try:
+        return body.decode(codec)
+    except (UnicodeDecodeError, LookupError):
+        return None
+
+
+def _decode(body: bytes, http_charset: str | None) -> tuple[str, str | None]:
+    """Decode the document; the second value explains a guess, None if none was needed.
+
+    Order: byte-order mark, HTTP charset, XML declaration, UTF-8 (the XML
+    default); then charset-normalizer as a last resort, which counts as a guess.
+    """
+    for bom, codec in _BOMS:
+        if body.startswith(bom) and (text := _try(body, codec)) is not None:
+            return text.lstrip("\ufeff"), None
+    declared = _XML_ENCODING.match(body[:1024])
+    xml_charset = declared.group(1).decode("ascii") if declared else None
+    xml_codec = _codec(xml_charset)
+    http_codec = _codec(http_charset)
+    if http_codec in _WEAK_CHARSETS and xml_codec in (None, "utf-8") and (text := _try(body, "utf-8")) is not None:
+        return text, None
+    for codec in (http_codec, xml_codec, "utf-8"):
+        if (text := _try(body, codec)) is not None:
+            return text, None
+    best = charset_normalizer.from_bytes(body).best()
+    guessed = best.encoding if best is not None else "windows-1252"
+    named = " or ".join(n for n in (http_charset, xml_charset) if n)
+    if named:
+        problem = f"document does not decode as declared ({named}); decoded as {guessed}"
+    else:
+        problem = f"no encoding declared and not UTF-8; decoded as {guessed}"
+    return body.decode(guessed, errors="replace"), problem
+
+
+def _not_a_feed(body: bytes, content_type: str, parsed: Any) -> str:
+    """Say what the document looks like instead of a feed."""
+    head = body.lstrip(b"\xef\xbb\xbf \t\r\n")[:512].lower()
+    media = content_type.split(";", 1)[0].strip().lower()
+    shown = f" ({media})" if media else ""
+    if b"<html" in head or head.startswith(b"<!doctype html") or media in ("text/html", "application/xhtml+xml"):
+        return f"not a feed: looks like an HTML page{shown}"
+    if head[:1] in (b"{", b"[") or media.endswith("json"):
+        return f"not a feed: looks like JSON{shown}"
+    if not head.startswith(b"<"):
+        return f"not a feed: not XML{shown}"
+    reason = parsed.get("bozo_exception")
+    detail = f": {reason}" if reason else ""
+    return f"not a feed: no RSS, Atom or RDF document element{shown}{detail}"
+
+
+def _item(entry: Any, *, source: str, origin: str | None, language: str | None, flags: tuple[str, ...]) -> Item:
+    title = entry.get("title") or ""
+    text = _longest_text(entry)
+    link = _clean(entry.get("link"))
+    return Item(
+        source=source,
+        guid=_clean(entry.get("id")) or link or _content_guid(title, entry.get("summary") or ""),
+        url=link,
+        title=title,
+        text=text,
+        published=_published(entry),
+        language=_entry_language(entry) or language,
+        origin=origin,
+        flags=flags,
+    )
+
+
+def _longest_text(entry: Any) -> str:
+    """Feeds put the story in content:encoded, in summary, or both; take the fuller."""
+    candidates = [c.get("value") or "" for c in entry.get("content") or []]
+    candidates.append(entry.get("summary") or "")
+    return max(candidates, key=len)
+
+
+def _content_guid(title: str, summary: str) -> str:
+    """A guid for an entry that has neither id nor link: stable across polls."""
+    digest = hashlib.sha256(f"{title}\n{summary}".encode()).hexdigest()
+    return f"sha256:{digest}"
+
+
+def _published(entry: Any) -> datetime | None:
+    """feedparser normalizes dates to UTC struct_time; make them aware datetimes."""
+    parsed: time.struct_time | None = entry.get("published_parsed") or entry.get("updated_parsed")
+    if parsed is None:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
+def _entry_language(entry: Any) -> str | None:
+    for key in ("content", "summary_detail", "title_detail"):
+        detail = entry.get(key)
+        if isinstance(detail, list):
+            detail = detail[0] if detail else None
+        if detail and (lang := _clean(detail.get("language"))):
+            return lang
+    return None
+
+
+def _ttl_seconds(ttl: object) -> int | None:
+    try:
+        minutes = int(str(ttl).strip())
+    except (TypeError, ValueError):
+        return None
+    return minutes * 60 if minutes > 0 else None
+
+
+def _clean(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    return value.strip() or None
