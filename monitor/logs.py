@@ -51,4 +51,4 @@ def configure(level: str = "INFO", fmt: str = "kv", stream: TextIO | None = None
 
 
 def get(name: str) -> Any:
-    return structlog.get_logger(logger=name)
+    return structlog.get_logger(component=name)

@@ -1,0 +1,392 @@
+"""Command line: parses arguments and calls into the package, nothing more.
+
+Exit codes: 0 success; 1 unexpected failure; 2 bad usage, config or rules;
+3 bad input (a fixture that cannot be read or parsed); 4 database unreachable
+or not migrated.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from sqlalchemy.exc import OperationalError
+
+from monitor import logs, replay
+from monitor.app import App
+from monitor.config import ConfigError, load_config
+from monitor.ingest import FixtureError, load_fixture, read_fixture
+from monitor.report import hit_dict, hits_text, json_line, printable, result_dict, result_text
+from monitor.rules import RuleError, load_rules
+
+EXIT_FAILURE = 1
+EXIT_CONFIG = 2
+EXIT_INPUT = 3
+EXIT_DATABASE = 4
+
+PROGRESS_MIN = 50  # show a progress bar on a terminal from this many units on
+
+
+def fail(message: str, code: int) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+@contextlib.contextmanager
+def progress(total: int, label: str) -> Iterator[Any]:
+    """A progress bar on stderr when it is a terminal; silent otherwise."""
+    if total < PROGRESS_MIN or not sys.stderr.isatty():
+        yield lambda n: None
+        return
+    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+        yield bar.update
+
+
+class Context:
+    def __init__(self, config_path: Path | None) -> None:
+        self.config_path = config_path
+
+    @property
+    def app(self) -> App:
+        try:
+            config = load_config(self.config_path)
+        except ConfigError as exc:
+            fail(str(exc), EXIT_CONFIG)
+        logs.configure(config.settings.log.level, config.settings.log.format)
+        return App(config)
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="MONITOR_CONFIG",
+    help="TOML config file. Default: config/monitor.toml, else config/monitor.example.toml.",
+)
+@click.version_option(package_name="press-monitor")
+@click.pass_context
+def main(ctx: click.Context, config_path: Path | None) -> None:
+    """press-monitor: watch diplomatic press feeds for OHCHR, UPR, ILO and your own rules.
+
+    Every item, from a live feed or a replayed file, takes the same path:
+    normalize, deduplicate, classify against the watch rules, store, alert.
+    """
+    ctx.obj = Context(config_path)
+
+
+# replay / classify ---------------------------------------------------------------
+
+
+@main.command(name="replay")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per item per line.")
+@click.option("--dry-run", is_flag=True, help="Classify and report, store nothing.")
+@click.option(
+    "--keep-going", is_flag=True, help="Store what can be read even if some files cannot (exit 3)."
+)
+@pass_ctx
+def replay_cmd(ctx: Context, paths: tuple[str, ...], as_json: bool, dry_run: bool, keep_going: bool) -> None:
+    """Replay fixture files (.txt press texts; .xml/.rss/.atom/.rdf feeds) through the pipeline.
+
+    PATHS are files, directories (searched recursively) or - for standard input.
+    Items already stored are reported as seen and stored again nowhere.
+    """
+    app = ctx.app
+    pipeline = _pipeline(app, dry_run=dry_run)
+    try:
+        files = replay.fixture_paths(paths)
+    except FixtureError as exc:
+        fail(str(exc), EXIT_INPUT)
+    with progress(len(files), "reading") as advance:
+        loaded = replay.load(files, advance)
+    for error in loaded.errors:
+        click.echo(f"error: {error}", err=True)
+    if loaded.errors and not keep_going:
+        fail(f"{len(loaded.errors)} of {len(files)} inputs unusable; nothing stored", EXIT_INPUT)
+
+    counts = {"new": 0, "seen": 0, "matched": 0}
+    with progress(len(loaded.items), "replaying") as advance:
+        for result in replay.run(pipeline, loaded.items, dry_run=dry_run, progress=advance):
+            counts[result.outcome.status] += 1
+            counts["matched"] += bool(result.hits)
+            click.echo(json_line(result_dict(result)) if as_json else result_text(result) + "\n")
+    if not as_json:
+        stored = "nothing stored (dry run)" if dry_run else f"{counts['new']} new"
+        click.echo(
+            f"{len(loaded.items)} items from {loaded.files} files: {stored}, "
+            f"{counts['seen']} already seen, {counts['matched']} matched a rule",
+            err=True,
+        )
+    if loaded.errors:
+        sys.exit(EXIT_INPUT)
+
+
+@main.command()
+@click.argument("path")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per item.")
+@pass_ctx
+def classify(ctx: Context, path: str, as_json: bool) -> None:
+    """Show which rules one text matches, where, and why. PATH is a fixture file or -."""
+    app = ctx.app
+    pipeline = _pipeline(app, dry_run=True, store=False)
+    source = None if path == "-" else Path(path)
+    try:
+        data = sys.stdin.buffer.read() if source is None else read_fixture(source)
+        raw_items = load_fixture(source, data)
+    except FixtureError as exc:
+        fail(str(exc), EXIT_INPUT)
+    for raw in raw_items:
+        item, hits = pipeline.classify(raw)
+        if as_json:
+            click.echo(
+                json_line(
+                    {"title": item.title, "rules": sorted({h.rule for h in hits}),
+                     "hits": [hit_dict(item, h) for h in hits]}
+                )
+            )
+        else:
+            click.echo(printable(item.title))
+            click.echo("\n".join(hits_text(item, hits, indent=2)))
+
+
+def _pipeline(app: App, *, dry_run: bool, store: bool = True) -> Any:
+    try:
+        app.matcher  # noqa: B018 - compile now so rule errors surface before any work
+    except RuleError as exc:
+        fail(str(exc), EXIT_CONFIG)
+    if not store:
+        return app.pipeline(store=False)
+    try:
+        if dry_run:
+            return app.pipeline(store=app.is_migrated())
+        app.upgrade()
+    except OperationalError as exc:
+        fail(f"database {app.database_label}: {exc.orig}", EXIT_DATABASE)
+    return app.pipeline()
+
+
+# rules ---------------------------------------------------------------------------
+
+
+@main.group()
+def rules() -> None:
+    """Work with watch rule files."""
+
+
+@rules.command(name="check")
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_ctx
+def rules_check(ctx: Context, files: tuple[Path, ...], as_json: bool) -> None:
+    """Validate rule files (default: the rule paths of the config). Exit 2 on any problem."""
+    paths = list(files) or ctx.app.config.rule_paths
+    try:
+        ruleset = load_rules(paths)
+    except RuleError as exc:
+        if as_json:
+            click.echo(json.dumps({"ok": False, "errors": str(exc).splitlines()}))
+            sys.exit(EXIT_CONFIG)
+        fail(str(exc), EXIT_CONFIG)
+    if as_json:
+        click.echo(json.dumps({"ok": True, "rules": list(ruleset.ids)}))
+    else:
+        click.echo(f"ok: {len(ruleset.ids)} rules ({', '.join(ruleset.ids)})")
+
+
+# db ------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database schema management (Alembic migrations)."""
+
+
+@db.command()
+@pass_ctx
+def upgrade(ctx: Context) -> None:
+    """Apply all pending migrations (the daemon does this at start too)."""
+    app = ctx.app
+    try:
+        revision = app.upgrade()
+    except OperationalError as exc:
+        fail(f"database {app.database_label}: {exc.orig}", EXIT_DATABASE)
+    click.echo(f"database {app.database_label} is at revision {revision}")
+
+
+@db.command()
+@pass_ctx
+def current(ctx: Context) -> None:
+    """Print the database's migration revision; exit 4 if it is behind."""
+    from monitor.store import migrations
+
+    app = ctx.app
+    try:
+        revision = migrations.current(app.engine)
+    except OperationalError as exc:
+        fail(f"database {app.database_label}: {exc.orig}", EXIT_DATABASE)
+    head = migrations.head()
+    click.echo(f"database {app.database_label}: revision {revision}, newest {head}")
+    if revision != head:
+        sys.exit(EXIT_DATABASE)
+
+
+# daemon and polling ---------------------------------------------------------------
+
+
+@main.command()
+@pass_ctx
+def run(ctx: Context) -> None:
+    """Run the daemon in the foreground (what systemd starts).
+
+    Migrates the database, syncs the feed list from the config, then polls due
+    feeds on a schedule. Logs go to stderr, one line per event. SIGTERM/SIGINT
+    stop it cleanly (in-flight fetches get a grace period, leases are released);
+    SIGHUP reloads the config and rules without dropping work.
+    """
+    import asyncio
+
+    from monitor.daemon import Daemon
+
+    app = ctx.app
+    _check_startup(app)
+    try:
+        code = asyncio.run(Daemon(ctx.config_path, app).run())
+    except (ConfigError, RuleError) as exc:
+        fail(str(exc), EXIT_CONFIG)
+    except OperationalError as exc:
+        fail(f"database {app.database_label}: {exc.orig}", EXIT_DATABASE)
+    sys.exit(code)
+
+
+@main.command()
+@click.option("--once", is_flag=True, required=True, help="Run one cycle and exit (required).")
+@click.option("--all", "all_feeds", is_flag=True, help="Poll every enabled feed, due or not.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per polled feed.")
+@pass_ctx
+def poll(ctx: Context, once: bool, all_feeds: bool, as_json: bool) -> None:
+    """Poll every due feed once and exit (for cron, and for tests).
+
+    Exit 0 when every feed polled cleanly, 1 when at least one failed (the
+    failure is recorded on the feed; see `monitor feeds`).
+    """
+    import asyncio
+
+    from monitor.daemon import poll_once
+
+    app = ctx.app
+    _check_startup(app)
+    try:
+        report = asyncio.run(poll_once(app, all_feeds=all_feeds))
+    except (ConfigError, RuleError) as exc:
+        fail(str(exc), EXIT_CONFIG)
+    except OperationalError as exc:
+        fail(f"database {app.database_label}: {exc.orig}", EXIT_DATABASE)
+    for p in report.polls:
+        if as_json:
+            click.echo(json.dumps({"feed": p.url, "result": p.result, "items": p.items, "new": p.new,
+                                   "matched": p.matched, "error": p.error}))
+    click.echo(
+        f"{len(report.polls)} feeds polled in {report.seconds:.1f}s: {report.new_items} new items, "
+        f"{report.count('not-modified')} not modified, {report.count('error')} failed",
+        err=True,
+    )
+    sys.exit(EXIT_FAILURE if report.count("error") else 0)
+
+
+def _check_startup(app: App) -> None:
+    try:
+        app.matcher  # noqa: B018
+    except RuleError as exc:
+        fail(str(exc), EXIT_CONFIG)
+
+
+# feeds ---------------------------------------------------------------------------
+
+
+@main.group(invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per feed.")
+@click.pass_context
+def feeds(click_ctx: click.Context, as_json: bool) -> None:
+    """List every feed with its state (or see the subcommands)."""
+    if click_ctx.invoked_subcommand is not None:
+        return
+    from monitor.store.feeds import FeedStore
+
+    app = click_ctx.find_object(Context).app  # type: ignore[union-attr]
+    try:
+        app.upgrade()
+        states = FeedStore(app.engine).all()
+    except OperationalError as exc:
+        fail(f"database {app.database_label}: {exc.orig}", EXIT_DATABASE)
+    if as_json:
+        for f in states:
+            click.echo(json.dumps(feed_dict(f)))
+        return
+    if not states:
+        click.echo("no feeds: list some under [[feeds]] or opml = [...] in the config, then start the daemon")
+        return
+    for f in states:
+        click.echo(
+            f"{f.health:<12} {printable(f.title or f.url)[:60]}\n"
+            f"{'':<12} {printable(f.url)}\n"
+            f"{'':<12} last success {_when(f.last_success_at)}, next poll {_when(f.next_poll_at)}, "
+            f"items seen {f.items_seen}, interval {_secs(f.interval_s)}, publishes every {_secs(f.publish_gap_s)}"
+        )
+        if f.last_error:
+            click.echo(f"{'':<12} last error {_when(f.last_error_at)} ({f.consecutive_errors} in a row): "
+                       f"{printable(f.last_error)[:200]}")
+        if f.disabled_reason:
+            click.echo(f"{'':<12} disabled: {printable(f.disabled_reason)}")
+
+
+@feeds.command(name="export")
+@click.option("--all", "include_disabled", is_flag=True, help="Include disabled feeds.")
+@pass_ctx
+def feeds_export(ctx: Context, include_disabled: bool) -> None:
+    """Write the feed list as OPML to stdout (import it into any feed reader)."""
+    from monitor.feedlist import write_opml
+    from monitor.store.feeds import FeedStore
+
+    app = ctx.app
+    try:
+        app.upgrade()
+        states = FeedStore(app.engine).all()
+    except OperationalError as exc:
+        fail(f"database {app.database_label}: {exc.orig}", EXIT_DATABASE)
+    sys.stdout.buffer.write(write_opml(states, include_disabled=include_disabled))
+
+
+def feed_dict(f: Any) -> dict[str, Any]:
+    def iso(value: Any) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "id": f.id, "url": f.url, "title": f.title, "health": f.health, "enabled": f.enabled,
+        "disabled_reason": f.disabled_reason, "last_success_at": iso(f.last_success_at),
+        "last_error": f.last_error, "last_error_at": iso(f.last_error_at),
+        "consecutive_errors": f.consecutive_errors, "next_poll_at": iso(f.next_poll_at),
+        "items_seen": f.items_seen, "interval_s": f.interval_s, "publish_gap_s": f.publish_gap_s,
+        "stale": f.stale, "lease_owner": f.lease_owner, "listed_in": f.listed_in,
+    }
+
+
+def _when(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%SZ") if value else "never"
+
+
+def _secs(value: float | None) -> str:
+    if value is None:
+        return "?"
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if value >= size:
+            return f"{value / size:.1f}{unit}"
+    return f"{value:.0f}s"

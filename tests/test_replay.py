@@ -1,0 +1,190 @@
+"""`monitor replay`: the seed texts go through the one pipeline into a real database."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, inspect, select
+
+from monitor.cli import main
+from monitor.store.engine import make_engine
+from monitor.store.models import StoredHit, StoredItem
+from tests.conftest import ROOT, SEEDS
+
+SEED_000 = next(SEEDS.glob("000_*.txt"))
+SEED_004 = next(SEEDS.glob("004_*.txt"))
+
+
+def invoke(config: Path, *args: str, input: bytes | None = None) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, ["--config", str(config), *args], input=input)
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def replay_json(config: Path, *args: str) -> list[dict]:
+    code, out, err = invoke(config, "replay", "--json", *args)
+    assert code == 0, err
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def count_items(db_url: str) -> int:
+    """Items stored; 0 when the database was never even created."""
+    if db_url.startswith("sqlite:///") and not Path(db_url.removeprefix("sqlite:///")).exists():
+        return 0
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            if not inspect(conn).has_table("items"):
+                return 0
+            return conn.execute(select(func.count()).select_from(StoredItem)).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def test_seeds_are_byte_for_byte_the_shared_ones() -> None:
+    shared = ROOT.parent / "shared" / "seeds"
+    if not shared.is_dir():
+        pytest.skip("no ../shared/seeds beside this checkout")
+    for original in shared.iterdir():
+        assert (SEEDS / original.name).read_bytes() == original.read_bytes()
+
+
+def test_replaying_the_seeds_stores_and_classifies_both(config_file: Path, db_url: str) -> None:
+    results = {Path(r["path"]).name: r for r in replay_json(config_file, str(SEEDS))}
+
+    assert results[SEED_000.name]["rules"] == ["ohchr"]
+    assert results[SEED_004.name]["rules"] == ["ilo", "ohchr", "upr"]
+    assert {r["status"] for r in results.values()} == {"new"}
+    assert count_items(db_url) == 2
+    for result in results.values():
+        assert {"path", "guid", "link", "title", "status", "rules", "hits"} <= result.keys()
+        for hit in result["hits"]:
+            assert {"rule", "term", "start", "end", "snippet"} <= hit.keys()
+            assert hit["matched"].casefold() in hit["snippet"].casefold()
+
+
+def test_a_second_replay_stores_nothing_and_says_seen(config_file: Path, db_url: str) -> None:
+    replay_json(config_file, str(SEEDS))
+    again = replay_json(config_file, str(SEEDS))
+
+    assert [r["status"] for r in again] == ["seen", "seen"]
+    assert count_items(db_url) == 2
+    code, out, err = invoke(config_file, "replay", str(SEEDS))
+    assert code == 0
+    assert "0 new, 2 already seen" in err
+
+
+def test_stored_seed_004_has_each_paragraph_once(config_file: Path, db_url: str) -> None:
+    replay_json(config_file, str(SEED_004))
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        text = conn.execute(select(StoredItem.text)).scalar_one()
+    engine.dispose()
+    for sentence in (
+        "The parties exchanged views on global trends",
+        "The Belarusian diplomat drew the attention",
+        "The deputy minister of foreign affairs also met",
+        "Igor Sekreta informed Beate Andrees",
+    ):
+        assert text.count(sentence) == 1, sentence
+    assert "Photo courtesy" not in text
+
+
+def test_stored_hits_point_at_the_stored_characters(config_file: Path, db_url: str) -> None:
+    replay_json(config_file, str(SEEDS))
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(StoredHit.field, StoredHit.start, StoredHit.end, StoredHit.matched,
+                   StoredItem.title, StoredItem.text).join(StoredItem)
+        ).all()
+    engine.dispose()
+    assert len(rows) >= 4
+    for row in rows:
+        field_text = row.title if row.field == "title" else row.text
+        assert field_text[row.start : row.end] == row.matched
+
+
+def test_dry_run_reports_but_stores_nothing(config_file: Path, db_url: str) -> None:
+    results = replay_json(config_file, "--dry-run", str(SEEDS))
+    assert [r["status"] for r in results] == ["new", "new"]
+    assert results[1]["rules"] == ["ilo", "ohchr", "upr"]
+
+    replay_json(config_file, str(SEED_000))
+    results = replay_json(config_file, "--dry-run", str(SEEDS))
+    assert [r["status"] for r in results] == ["seen", "new"]
+    assert count_items(db_url) == 1
+
+
+def test_standard_input_is_one_fixture(config_file: Path) -> None:
+    code, out, err = invoke(config_file, "replay", "--json", "-", input=SEED_004.read_bytes())
+    assert code == 0, err
+    (result,) = [json.loads(line) for line in out.splitlines()]
+    assert result["rules"] == ["ilo", "ohchr", "upr"]
+
+
+def test_the_same_text_under_another_name_is_seen(config_file: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "copy.txt"
+    copy.write_bytes(SEED_000.read_bytes())
+    replay_json(config_file, str(SEED_000))
+    (result,) = replay_json(config_file, str(copy))
+    assert result["status"] == "seen"
+
+
+def test_an_unreadable_fixture_stops_the_replay_before_storing(
+    config_file: Path, db_url: str, tmp_path: Path
+) -> None:
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    (inputs / "a.txt").write_bytes(SEED_000.read_bytes())
+    (inputs / "b.txt").write_bytes(b"\xff\xfe\x00\x00garbage\x00\x81\x8d")
+    code, out, err = invoke(config_file, "replay", str(inputs))
+    assert code == 3
+    assert "b.txt" in err
+    assert count_items(db_url) == 0
+
+
+def test_a_missing_path_is_a_clear_error(config_file: Path) -> None:
+    code, _, err = invoke(config_file, "replay", "/nonexistent/fixture.txt")
+    assert code == 3
+    assert "/nonexistent/fixture.txt" in err
+
+
+def test_a_bad_rule_file_stops_everything(config_file: Path, tmp_path: Path, db_url: str) -> None:
+    bad = tmp_path / "rules"
+    bad.mkdir()
+    (bad / "broken.toml").write_text('[[rule]]\nid = "x"\nany = ["OHCHR"]\nwithin = -1\n')
+    config_file.write_text(config_file.read_text().replace(repr(str(ROOT / "config" / "rules")), repr(str(bad))))
+    code, _, err = invoke(config_file, "replay", str(SEEDS))
+    assert code == 2
+    assert "broken.toml" in err and "'x'" in err and "within" in err
+    assert count_items(db_url) == 0
+
+
+def test_a_bad_config_key_names_file_and_key(tmp_path: Path) -> None:
+    config = tmp_path / "monitor.toml"
+    config.write_text("[database]\nurll = 'sqlite://'\n")
+    code, _, err = invoke(config, "replay", str(SEEDS))
+    assert code == 2
+    assert str(config) in err and "database.urll" in err and "unknown key" in err
+
+
+def test_the_installed_command_uses_the_database_from_the_environment(
+    config_file: Path, db_url: str, tmp_path: Path
+) -> None:
+    config_file.write_text(config_file.read_text().replace(repr(db_url), "'sqlite:////nonexistent/no.db'"))
+    env = {**os.environ, "MONITOR_DATABASE_URL": db_url}
+    proc = subprocess.run(
+        [sys.executable, "-m", "monitor", "--config", str(config_file), "replay", "--json", str(SEEDS)],
+        capture_output=True, env=env, cwd=tmp_path, timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert len(proc.stdout.decode().splitlines()) == 2
+    assert count_items(db_url) == 2
