@@ -1,0 +1,229 @@
+"""The long-running service: periodic jobs on APScheduler 3, state in the database.
+
+APScheduler only says *when to look*; which feeds are due lives in the database,
+so a restart or a second instance loses nothing. The tick is short and never
+blocks: it starts a polling cycle if none is running and pets systemd's
+watchdog only while cycles make progress, so a wedged daemon gets restarted
+instead of silently doing nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import time
+import uuid
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from monitor import logs
+from monitor.app import App
+from monitor.config import ConfigError, load_config
+from monitor.feedlist import listed_feeds
+from monitor.ingest.http import Fetcher
+from monitor.notify import Notifier
+from monitor.poller import CycleReport, Poller
+from monitor.rules import RuleError
+from monitor.store.feeds import FeedStore
+from monitor.workers import init_worker, make_pool
+
+log = logs.get("daemon")
+
+
+def owner_id() -> str:
+    """Who holds a lease: readable in `monitor feeds`, unique per process."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class Runtime:
+    """What a config builds and a reload replaces."""
+
+    app: App
+    poller: Poller
+    fetcher: Fetcher
+    cpu: Executor
+
+
+async def build(app: App, owner: str, db: Executor) -> Runtime:
+    settings = app.config.settings
+    workers = settings.schedule.parse_workers
+    workers = os.cpu_count() or 1 if workers is None else workers
+    if workers == 0:
+        init_worker(app.config.rule_paths)  # parse in this process, on a thread
+        cpu: Executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parse")
+    else:
+        cpu = make_pool(app.config.rule_paths, workers)
+    fetcher = Fetcher(settings.fetch)
+    poller = Poller(
+        feeds=FeedStore(app.engine), pipeline=app.pipeline(), fetcher=fetcher, cpu=cpu, db=db,
+        settings=settings.schedule, owner=owner, capacity=settings.fetch.concurrency * 2,
+    )
+    return Runtime(app, poller, fetcher, cpu)
+
+
+def prepare_database(app: App) -> str:
+    """Migrate, check the rules, sync the feed list: everything that must be right
+    before the service says READY."""
+    app.matcher  # noqa: B018 - compile now: a bad rule file must stop the start
+    revision = app.upgrade()
+    report = FeedStore(app.engine).sync(listed_feeds(app.config))
+    log.info("feeds_synced", listed=report.total, added=report.added, removed=report.removed,
+             restored=report.restored)
+    return revision or "?"
+
+
+async def poll_once(app: App, *, all_feeds: bool = False) -> CycleReport:
+    """`monitor poll --once`: one full cycle of every due feed, then exit."""
+    db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db")
+    prepare_database(app)
+    if all_feeds:
+        FeedStore(app.engine).make_all_due()
+    runtime = await build(app, owner_id(), db)
+    try:
+        return await runtime.poller.run_cycle()
+    finally:
+        await runtime.fetcher.aclose()
+        runtime.cpu.shutdown(wait=True)
+        db.shutdown(wait=True)
+
+
+class Daemon:
+    def __init__(self, config_path: Path | None, app: App) -> None:
+        self.config_path = config_path
+        self.owner = owner_id()
+        self.notifier = Notifier()
+        self.db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db")
+        self.app = app
+        self.runtime: Runtime | None = None
+        self.stop = asyncio.Event()
+        self.reload_requested = False
+        self.cycle: asyncio.Task[CycleReport] | None = None
+        self.last_cycle: CycleReport | None = None
+        self.last_tick = time.monotonic()
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        revision = await loop.run_in_executor(self.db, prepare_database, self.app)
+        self.runtime = await build(self.app, self.owner, self.db)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._request_stop, sig)
+        loop.add_signal_handler(signal.SIGHUP, self._request_reload)
+
+        schedule = self.app.config.settings.schedule
+        scheduler = AsyncIOScheduler(timezone=UTC, event_loop=loop)
+        scheduler.add_job(self.tick, "interval", seconds=schedule.tick_s, id="tick", coalesce=True,
+                          max_instances=1, next_run_time=datetime.now(UTC))
+        scheduler.add_job(self.retention, "interval", hours=24, id="retention", coalesce=True,
+                          max_instances=1, next_run_time=datetime.now(UTC) + timedelta(minutes=1))
+        scheduler.start()
+        log.info("started", owner=self.owner, database=self.app.database_label, revision=revision,
+                 tick_s=schedule.tick_s, watchdog_s=self.notifier.watchdog_s)
+        self.notifier.ready(f"running; database at revision {revision}")
+
+        await self.stop.wait()
+
+        self.notifier.stopping()
+        scheduler.shutdown(wait=False)
+        await self._shutdown()
+        log.info("stopped", owner=self.owner)
+        return 0
+
+    def _request_stop(self, sig: signal.Signals) -> None:
+        log.info("stop_requested", signal=sig.name)
+        self.stop.set()
+
+    def _request_reload(self) -> None:
+        log.info("reload_requested", signal="SIGHUP")
+        self.reload_requested = True
+        asyncio.get_running_loop().create_task(self.tick())
+
+    async def tick(self) -> None:
+        self.last_tick = time.monotonic()
+        if self.reload_requested:
+            self.reload_requested = False
+            await self.reload()
+        if self.stop.is_set() or self.runtime is None:
+            return
+        if self.cycle is None or self.cycle.done():
+            self.cycle = asyncio.create_task(self.runtime.poller.run_cycle(self.stop))
+            self.cycle.add_done_callback(self._finish_cycle)
+        if self._healthy():
+            self.notifier.watchdog()
+        self.notifier.status(self._status())
+
+    def _finish_cycle(self, task: asyncio.Task[CycleReport]) -> None:
+        if task.cancelled():
+            return
+        if (exc := task.exception()) is not None:
+            log.error("cycle_crashed", error=f"{type(exc).__name__}: {exc}")
+            return
+        report = task.result()
+        self.last_cycle = report
+        if report.polls:
+            log.info("cycle", feeds=len(report.polls), new_items=report.new_items,
+                     errors=report.count("error"), not_modified=report.count("not-modified"),
+                     seconds=round(report.seconds, 2))
+
+    def _healthy(self) -> bool:
+        """A running cycle must show progress within twice the fetch deadline."""
+        if self.cycle is None or self.cycle.done() or self.runtime is None:
+            return True
+        limit = 2 * self.app.config.settings.fetch.deadline_s + 30
+        return time.monotonic() - self.runtime.poller.last_progress < limit
+
+    def _status(self) -> str:
+        running = "polling" if self.cycle and not self.cycle.done() else "idle"
+        if self.last_cycle is None:
+            return f"{running}; no cycle finished yet"
+        c = self.last_cycle
+        return (f"{running}; last cycle: {len(c.polls)} feeds, {c.new_items} new items, "
+                f"{c.count('error')} errors")
+
+    async def reload(self) -> None:
+        """Re-read config and rules; on any error keep running on the old ones."""
+        try:
+            app = App(load_config(self.config_path))
+            await asyncio.get_running_loop().run_in_executor(self.db, prepare_database, app)
+        except (ConfigError, RuleError) as exc:
+            log.error("reload_failed", error=str(exc), keeping="previous configuration")
+            return
+        old, running = self.runtime, self.cycle
+        self.app = app
+        self.runtime = await build(app, self.owner, self.db)  # the next cycle uses it
+        if old is not None:
+            asyncio.get_running_loop().create_task(self._retire(old, running))
+        log.info("reloaded", rules=",".join(app.ruleset.ids))
+
+    async def _retire(self, old: Runtime, running: asyncio.Task[CycleReport] | None) -> None:
+        """Close the previous runtime once the cycle using it has finished."""
+        if running is not None and not running.done():
+            await asyncio.gather(running, return_exceptions=True)
+        await old.fetcher.aclose()
+        old.cpu.shutdown(wait=False)
+
+    async def retention(self) -> None:
+        settings = self.app.config.settings.retention
+        cutoff = datetime.now(UTC) - timedelta(days=settings.unmatched_text_days)
+        pruned = await asyncio.get_running_loop().run_in_executor(
+            self.db, self.app.store().prune_unmatched_text, cutoff
+        )
+        log.info("retention", pruned_texts=pruned, older_than=cutoff.isoformat())
+
+    async def _shutdown(self) -> None:
+        if self.cycle is not None and not self.cycle.done():
+            await asyncio.gather(self.cycle, return_exceptions=True)  # drains within the grace period
+        if self.runtime is not None:
+            released = await asyncio.get_running_loop().run_in_executor(
+                self.db, self.runtime.poller.feeds.release, self.owner
+            )
+            await self.runtime.fetcher.aclose()
+            self.runtime.cpu.shutdown(wait=False, cancel_futures=True)
+            log.info("leases_released", count=released)
+        self.db.shutdown(wait=True)

@@ -1,0 +1,59 @@
+"""The CPU-bound half of a poll (parse, normalize, classify, fingerprint), run in
+worker processes so parsing uses every core and never blocks the event loop.
+
+Each worker compiles the rules once, at start. The functions here take and
+return plain picklable values; storage stays in the daemon process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from monitor.ingest import ParsedFeed, parse_feed
+from monitor.pipeline import Pipeline
+from monitor.rules import compile_rules, load_rules
+from monitor.store.repository import Classified
+
+_pipeline: Pipeline | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedFeed:
+    title: str | None
+    ttl_s: int | None
+    problem: str | None  # the document was malformed but still yielded entries
+    published: list[datetime]
+    entries: list[Classified]
+
+
+def init_worker(rule_paths: Sequence[Path]) -> None:
+    global _pipeline
+    _pipeline = Pipeline(compile_rules(load_rules(rule_paths)), store=None)
+
+
+def prepare_feed(body: bytes, headers: Mapping[str, str], source: str) -> PreparedFeed:
+    """Raises FeedError for a document that is not a feed."""
+    assert _pipeline is not None, "init_worker() was not called in this process"
+    parsed: ParsedFeed = parse_feed(body, headers, source=source)
+    return PreparedFeed(
+        title=parsed.title,
+        ttl_s=parsed.ttl_seconds,
+        problem=parsed.problem,
+        published=[i.published for i in parsed.items if i.published is not None],
+        entries=_pipeline.prepare(parsed.items),
+    )
+
+
+def make_pool(rule_paths: Sequence[Path], workers: int) -> Executor:
+    # forkserver: the daemon has threads (scheduler, database) that must not be forked.
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("forkserver"),
+        initializer=init_worker,
+        initargs=(list(rule_paths),),
+    )

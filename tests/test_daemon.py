@@ -1,0 +1,125 @@
+"""`monitor run` as systemd runs it: notify protocol, signals, reload."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.feedserver import FeedServer, feed_xml
+from tests.test_poller import seed_entries, write_config
+
+
+@pytest.fixture
+def server() -> Iterator[FeedServer]:
+    with FeedServer() as s:
+        yield s
+
+
+@pytest.fixture
+def notify_socket(tmp_path: Path) -> Iterator[socket.socket]:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(tmp_path / "notify.sock"))
+    sock.settimeout(0.2)
+    yield sock
+    sock.close()
+
+
+def start(config: Path, tmp_path: Path, **env: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "monitor", "--config", str(config), "run"],
+        env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+
+
+def messages_until(sock: socket.socket, wanted: str, timeout: float) -> list[str]:
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            seen.extend(sock.recv(4096).decode().splitlines())
+        except TimeoutError:
+            continue
+        if wanted in seen:
+            return seen
+    raise AssertionError(f"no {wanted} within {timeout}s; got {seen}")
+
+
+def wait_for(predicate, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def test_run_notifies_systemd_polls_and_stops_cleanly_on_sigterm(
+    server: FeedServer, tmp_path: Path, db_url: str, notify_socket: socket.socket
+) -> None:
+    url = server.add_feed("/press.xml", feed_xml(seed_entries()))
+    config = write_config(tmp_path, db_url, [url], schedule={"tick_s": 0.2}, log_level="INFO")
+    proc = start(config, tmp_path, NOTIFY_SOCKET=str(tmp_path / "notify.sock"), WATCHDOG_USEC="2000000")
+    try:
+        seen = messages_until(notify_socket, "READY=1", timeout=30)
+        seen += messages_until(notify_socket, "WATCHDOG=1", timeout=10)
+        wait_for(lambda: server.requests("/press.xml") == 1, timeout=10)
+        assert any(m.startswith("STATUS=") for m in seen)
+
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=10)
+        stopping = messages_until(notify_socket, "STOPPING=1", timeout=1)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert code == 0, proc.stderr.read().decode()
+    assert "STOPPING=1" in stopping
+    log = proc.stderr.read().decode()
+    assert "event=poll" in log or "event=stopped" in log
+
+
+def test_sighup_reloads_the_feed_list_and_survives_a_broken_config(
+    server: FeedServer, tmp_path: Path, db_url: str
+) -> None:
+    a = server.add_feed("/a.xml", feed_xml(seed_entries()))
+    b = server.add_feed("/b.xml", feed_xml(seed_entries()))
+    config = write_config(tmp_path, db_url, [a], schedule={"tick_s": 0.2}, log_level="INFO")
+    proc = start(config, tmp_path)
+    try:
+        wait_for(lambda: server.requests("/a.xml") == 1, timeout=30)
+
+        good = config.read_text()
+        config.write_text(good + "[bogus]\n")
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(1)
+        assert proc.poll() is None, "a broken config on reload must not stop the daemon"
+
+        write_config(tmp_path, db_url, [a, b], schedule={"tick_s": 0.2}, log_level="INFO")
+        proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: server.requests("/b.xml") == 1, timeout=20)
+
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+    log = proc.stderr.read().decode()
+    assert "event=reload_failed" in log and "bogus" in log
+    assert "event=reloaded" in log
+
+
+def test_a_bad_config_stops_the_start_with_exit_2(tmp_path: Path) -> None:
+    config = tmp_path / "monitor.toml"
+    config.write_text("[schedule]\ntick_s = 'often'\n")
+    proc = subprocess.run([sys.executable, "-m", "monitor", "--config", str(config), "run"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "schedule.tick_s" in proc.stderr
