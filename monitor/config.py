@@ -19,6 +19,9 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from monitor.alerts.settings import AlertSettings, Channel, Route
+from monitor.web.settings import WebSettings
+
 DEFAULT_CONFIG = Path("config/monitor.toml")
 EXAMPLE_CONFIG = Path("config/monitor.example.toml")
 PACKAGED_CONFIG = Path(__file__).parent / "default_config" / "monitor.example.toml"
@@ -124,6 +127,10 @@ class Settings(BaseSettings):
     opml: list[Path] = Field(
         default_factory=list, description="OPML feed lists, relative to the config file"
     )
+    channels: dict[str, Channel] = Field(default_factory=dict, description="where alerts can go")
+    routes: list[Route] = Field(default_factory=list, description="which rules alert which channel")
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
 
     @classmethod
     def settings_customise_sources(

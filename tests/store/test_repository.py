@@ -105,3 +105,21 @@ def test_concurrent_writers_store_an_item_once(store: Store, db_url: str) -> Non
     assert len(alerts) == 1
     for s in stores:
         s.engine.dispose()
+
+
+def test_retention_drops_old_unmatched_text_but_keeps_matches_and_dedupe(store: Store) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    store.ingest("https://a.example/feed", [entry("old-match"), entry("old-miss", text=OTHER, hits=False)])
+    assert store.prune_unmatched_text(datetime.now(UTC) - timedelta(days=1)) == 0  # too young
+
+    pruned = store.prune_unmatched_text(datetime.now(UTC) + timedelta(seconds=1))
+
+    assert pruned == 1
+    with store.engine.connect() as conn:
+        texts = dict(conn.execute(select(StoredItem.guid, StoredItem.text)).all())
+    assert texts["old-match"] and texts["old-miss"] is None
+    (again,) = store.ingest("https://a.example/feed", [entry("old-miss", text=OTHER, hits=False)])
+    assert (again.status, again.reason) == ("seen", "guid")
+    (copy,) = store.ingest("https://b.example/feed", [entry("b-1", text=OTHER, hits=False, source="https://b.example/feed")])
+    assert (copy.status, copy.reason) == ("seen", "story")  # fingerprints survive the prune

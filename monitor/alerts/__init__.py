@@ -1,0 +1,1 @@
+"""Alerts: routing matches to channels, the outbox dispatcher, email and webhook delivery."""
