@@ -13,7 +13,9 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
-from monitor.config import Config
+from monitor.alerts.routing import Router
+from monitor.alerts.settings import check_alerts
+from monitor.config import Config, ConfigError
 from monitor.pipeline import Pipeline
 from monitor.rules import Matcher, RuleSet, compile_rules, load_rules
 from monitor.store import migrations
@@ -31,6 +33,15 @@ class App:
             self.config.database_url, busy_timeout_ms=self.config.settings.database.busy_timeout_ms
         )
 
+    @cached_property
+    def read_engine(self) -> Engine:
+        """For the dashboard: on SQLite its reads never wait behind the daemon's writes."""
+        return make_engine(
+            self.config.database_url,
+            busy_timeout_ms=self.config.settings.database.busy_timeout_ms,
+            read_mostly=True,
+        )
+
     @property
     def database_label(self) -> str:
         """The database URL with any password masked, for messages and logs."""
@@ -43,6 +54,20 @@ class App:
     @cached_property
     def matcher(self) -> Matcher:
         return compile_rules(self.ruleset)
+
+    @cached_property
+    def router(self) -> Router:
+        """Routes checked against the channels and the rule pack (ConfigError naming
+        the file and key): a route to nowhere must stop the start, not drop alerts."""
+        settings = self.config.settings
+        problems = check_alerts(settings.channels, settings.routes, settings.alerts, self.ruleset.ids)
+        if problems:
+            raise ConfigError("\n".join(f"{self.config.path}: {p}" for p in problems))
+        return Router(settings.routes)
+
+    @property
+    def rule_descriptions(self) -> dict[str, str]:
+        return {rule.id: rule.description for rule in self.ruleset}
 
     def upgrade(self) -> str | None:
         migrations.upgrade(self.engine)
@@ -60,4 +85,4 @@ class App:
         return Store(self.engine)
 
     def pipeline(self, *, store: bool = True) -> Pipeline:
-        return Pipeline(self.matcher, self.store() if store else None)
+        return Pipeline(self.matcher, self.store() if store else None, self.router)

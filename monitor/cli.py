@@ -161,7 +161,8 @@ def classify(ctx: Context, path: str, as_json: bool) -> None:
 def _pipeline(app: App, *, dry_run: bool, store: bool = True) -> Any:
     try:
         app.matcher  # noqa: B018 - compile now so rule errors surface before any work
-    except RuleError as exc:
+        app.router  # noqa: B018 - and routes to unknown channels or rules
+    except (RuleError, ConfigError) as exc:
         fail(str(exc), EXIT_CONFIG)
     if not store:
         return app.pipeline(store=False)
@@ -305,7 +306,8 @@ def poll(ctx: Context, once: bool, all_feeds: bool, as_json: bool) -> None:
 def _check_startup(app: App) -> None:
     try:
         app.matcher  # noqa: B018
-    except RuleError as exc:
+        app.router  # noqa: B018
+    except (RuleError, ConfigError) as exc:
         fail(str(exc), EXIT_CONFIG)
 
 
@@ -390,3 +392,191 @@ def _secs(value: float | None) -> str:
         if value >= size:
             return f"{value / size:.1f}{unit}"
     return f"{value:.0f}s"
+
+
+# alerts --------------------------------------------------------------------------
+
+
+@main.group()
+def alerts() -> None:
+    """Alert delivery: the outbox, its channels, retries and dead letters."""
+
+
+@contextlib.contextmanager
+def _alert_errors(app: App) -> Iterator[None]:
+    """Config, channel and database problems as exit codes, not tracebacks."""
+    from monitor.alerts.channels import ChannelError
+
+    try:
+        yield
+    except (ConfigError, ChannelError, RuleError) as exc:
+        fail(str(exc), EXIT_CONFIG)
+    except OperationalError as exc:
+        fail(f"database {app.database_label}: {exc.orig}", EXIT_DATABASE)
+
+
+@alerts.command(name="list")
+@click.option("--state", type=click.Choice(["pending", "sent", "dead", "digested"]), help="Only alerts in this state.")
+@click.option("--channel", help="Only alerts for this channel.")
+@click.option("--limit", type=int, default=50, show_default=True, help="Newest first, at most this many.")
+@click.option("--attempts", "with_attempts", is_flag=True, help="Show every delivery attempt too.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per alert.")
+@pass_ctx
+def alerts_list(
+    ctx: Context, state: str | None, channel: str | None, limit: int, with_attempts: bool, as_json: bool
+) -> None:
+    """List alerts, newest first, with disabled channels on top.
+
+    States: pending (waiting for delivery or a retry), sent, dead (every attempt
+    failed: see `monitor alerts retry`), digested (inside a digest not yet sent).
+    """
+    from monitor.alerts import commands
+
+    app = ctx.app
+    with _alert_errors(app):
+        box = commands.outbox(app)
+        rows = box.list(state=state, channel=channel, limit=limit)
+        disabled = box.disabled_channels()
+        logs_ = {r.id: box.attempts(r.id) for r in rows} if (with_attempts or as_json) else {}
+    if as_json:
+        for row in rows:
+            click.echo(json_line(commands.alert_dict(row, logs_.get(row.id))))
+        return
+    for name, d in sorted(disabled.items()):
+        click.echo(f"channel {name} DISABLED since {_when(d.disabled_at)}: {printable(d.reason)}"
+                   f" (re-enable: monitor alerts enable {name})")
+    if not rows:
+        click.echo("no alerts" + (f" in state {state}" if state else ""))
+        return
+    for r in rows:
+        what = printable(r.title)[:70] if r.kind == "item" else "digest"
+        click.echo(f"{r.id:>6} {r.state:<9} {r.channel:<14} {','.join(r.rules):<18} {what}")
+        detail = f"{'':>6} {r.mode}, {r.attempts} attempt(s), created {_when(r.created_at)}"
+        if r.state == "pending":
+            detail += f", next {_when(r.next_attempt_at) if r.next_attempt_at else 'at its digest'}"
+        if r.sent_at:
+            detail += f", sent {_when(r.sent_at)}"
+        if r.digest_id:
+            detail += f", in digest {r.digest_id}"
+        click.echo(detail)
+        if r.last_error and r.state != "sent":
+            click.echo(f"{'':>6} last error: {printable(r.last_error)[:200]}")
+        for a in logs_.get(r.id, []):
+            click.echo(f"{'':>8} {_when(a.at)} {'ok  ' if a.ok else 'FAIL'} {printable(a.status or '')[:60]}"
+                       f" {printable(a.error or '')[:120]}".rstrip())
+
+
+@alerts.command(name="retry")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--dead", is_flag=True, help="Re-drive every dead alert.")
+@pass_ctx
+def alerts_retry(ctx: Context, ids: tuple[int, ...], dead: bool) -> None:
+    """Deliver alerts again now, with a fresh set of attempts: IDs, or --dead for all dead ones."""
+    from monitor.alerts import commands
+
+    if bool(ids) == dead:
+        fail("give alert ids or --dead (not both)", EXIT_CONFIG)
+    app = ctx.app
+    with _alert_errors(app):
+        result = commands.retry(app, list(ids), dead=dead)
+    for alert_id, why in result.refused:
+        click.echo(f"alert {alert_id}: not retried: {why}", err=True)
+    click.echo(f"{len(result.ids)} alert(s) queued for delivery now"
+               + (": " + ", ".join(map(str, result.ids)) if result.ids else ""))
+    if result.refused:
+        sys.exit(EXIT_FAILURE)
+
+
+@alerts.command(name="send")
+@pass_ctx
+def alerts_send(ctx: Context) -> None:
+    """One dispatch pass: deliver every due alert now, then exit (cron, tests).
+
+    Exit 0 when every attempt succeeded (or nothing was due), 1 when some failed
+    (they are scheduled for retry or dead: see `monitor alerts list`).
+    """
+    from monitor.alerts import commands
+
+    app = ctx.app
+    with _alert_errors(app):
+        report = commands.send_once(app)
+    click.echo(f"{report.sent} sent, {report.failed} failed (will retry), {report.dead} dead"
+               + (f"; disabled by their receiver: {', '.join(report.disabled)}" if report.disabled else ""),
+               err=True)
+    sys.exit(EXIT_FAILURE if report.failed or report.dead else 0)
+
+
+@alerts.command(name="test")
+@click.argument("channel")
+@pass_ctx
+def alerts_test(ctx: Context, channel: str) -> None:
+    """Send a sample alert to CHANNEL now and say what the receiver answered."""
+    from monitor.alerts import commands
+
+    app = ctx.app
+    with _alert_errors(app):
+        try:
+            result = commands.test_channel(app, channel)
+        except KeyError:
+            fail(f"no channel {channel!r} in {app.config.path}", EXIT_CONFIG)
+    if result.ok:
+        click.echo(f"ok: {channel} accepted the test message ({printable(result.status or '')})")
+        return
+    fail(f"{channel}: {printable(result.error or 'failed')}", EXIT_FAILURE)
+
+
+@alerts.command(name="digest")
+@click.argument("channel")
+@pass_ctx
+def alerts_digest(ctx: Context, channel: str) -> None:
+    """Collect CHANNEL's digest now instead of at its cron time (then run `send`)."""
+    from monitor.alerts import commands
+
+    app = ctx.app
+    with _alert_errors(app):
+        try:
+            digest_id = commands.digest_now(app, channel)
+        except KeyError:
+            fail(f"channel {channel!r} has no digest route in {app.config.path}", EXIT_CONFIG)
+    click.echo(f"digest {digest_id} collected; `monitor alerts send` delivers it" if digest_id
+               else "nothing waiting for a digest")
+
+
+@alerts.command(name="enable")
+@click.argument("channel")
+@pass_ctx
+def alerts_enable(ctx: Context, channel: str) -> None:
+    """Re-enable a channel its receiver disabled (HTTP 410); its alerts go out again."""
+    from monitor.alerts import commands
+
+    app = ctx.app
+    with _alert_errors(app):
+        was_disabled = commands.enable(app, channel)
+    click.echo(f"{channel} enabled" if was_disabled else f"{channel} was not disabled")
+
+
+@alerts.command(name="channels")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per channel.")
+@pass_ctx
+def alerts_channels(ctx: Context, as_json: bool) -> None:
+    """Every configured channel: where it goes, its routes, digest, state and backlog."""
+    from monitor.alerts import commands
+
+    app = ctx.app
+    with _alert_errors(app):
+        infos = commands.channels(app)
+    for c in infos:
+        if as_json:
+            click.echo(json.dumps({
+                "name": c.name, "type": c.type, "target": c.target, "routes": c.routes, "digest": c.digest,
+                "disabled": c.disabled, "disabled_at": c.disabled_at.isoformat() if c.disabled_at else None,
+                "pending": c.pending, "dead": c.dead,
+            }))
+            continue
+        state = f"DISABLED: {printable(c.disabled)}" if c.disabled else "enabled"
+        click.echo(f"{c.name:<14} {c.type:<8} {c.target}\n{'':<14} {state}; {c.pending} pending, {c.dead} dead"
+                   + (f"; digest {c.digest}" if c.digest else ""))
+        for route in c.routes:
+            click.echo(f"{'':<14} route: {route}")
+    if not infos and not as_json:
+        click.echo("no channels: declare some under [channels.NAME] in the config")

@@ -1,5 +1,9 @@
 """The long-running service: periodic jobs on APScheduler 3, state in the database.
 
+Jobs: the poll tick, the alert dispatch tick, one digest job per digest channel
+(cron, in the route's time zone) and retention. Dispatch and digests keep
+their state in the outbox, like polling, so a restart loses no alert.
+
 APScheduler only says *when to look*; which feeds are due lives in the database,
 so a restart or a second instance loses nothing. The tick is short and never
 blocks: it starts a polling cycle if none is running and pets systemd's
@@ -23,6 +27,9 @@ from pathlib import Path
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor import logs
+from monitor.alerts.channels import ChannelError, build_senders
+from monitor.alerts.digest import DigestSchedule, catch_up, collect, schedules
+from monitor.alerts.dispatcher import Dispatcher
 from monitor.app import App
 from monitor.config import ConfigError, load_config
 from monitor.feedlist import listed_feeds
@@ -30,7 +37,12 @@ from monitor.ingest.http import Fetcher
 from monitor.notify import Notifier
 from monitor.poller import CycleReport, Poller
 from monitor.rules import RuleError
+from monitor.secrets import SecretError
+from monitor.store.alerts import Outbox
 from monitor.store.feeds import FeedStore
+from monitor.web.app import create_app
+from monitor.web.health import TickProbe
+from monitor.web.server import bind, serve, url_of
 from monitor.workers import init_worker, make_pool
 
 log = logs.get("daemon")
@@ -49,29 +61,44 @@ class Runtime:
     poller: Poller
     fetcher: Fetcher
     cpu: Executor
+    dispatcher: Dispatcher
+    digests: list[DigestSchedule]
+
+
+def make_dispatcher(app: App, owner: str, db: Executor) -> Dispatcher:
+    """Raises ConfigError when a channel cannot be used (a missing secret…)."""
+    settings = app.config.settings
+    try:
+        senders = build_senders(settings.channels, app.config.base_dir)
+    except ChannelError as exc:
+        raise ConfigError(f"{app.config.path}: {exc}") from exc
+    return Dispatcher(Outbox(app.engine), senders, settings.alerts, owner=owner, db=db,
+                      descriptions=app.rule_descriptions)
 
 
 async def build(app: App, owner: str, db: Executor) -> Runtime:
     settings = app.config.settings
+    routes = settings.routes
     workers = settings.schedule.parse_workers
     workers = os.cpu_count() or 1 if workers is None else workers
     if workers == 0:
-        init_worker(app.config.rule_paths)  # parse in this process, on a thread
+        init_worker(app.config.rule_paths, routes)  # parse in this process, on a thread
         cpu: Executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parse")
     else:
-        cpu = make_pool(app.config.rule_paths, workers)
+        cpu = make_pool(app.config.rule_paths, workers, routes)
     fetcher = Fetcher(settings.fetch)
     poller = Poller(
         feeds=FeedStore(app.engine), pipeline=app.pipeline(), fetcher=fetcher, cpu=cpu, db=db,
         settings=settings.schedule, owner=owner, capacity=settings.fetch.concurrency * 2,
     )
-    return Runtime(app, poller, fetcher, cpu)
+    return Runtime(app, poller, fetcher, cpu, make_dispatcher(app, owner, db), schedules(routes))
 
 
 def prepare_database(app: App) -> str:
     """Migrate, check the rules, sync the feed list: everything that must be right
     before the service says READY."""
     app.matcher  # noqa: B018 - compile now: a bad rule file must stop the start
+    app.router  # noqa: B018 - and a route to an unknown channel or rule
     revision = app.upgrade()
     report = FeedStore(app.engine).sync(listed_feeds(app.config))
     log.info("feeds_synced", listed=report.total, added=report.added, removed=report.removed,
@@ -90,6 +117,7 @@ async def poll_once(app: App, *, all_feeds: bool = False) -> CycleReport:
         return await runtime.poller.run_cycle()
     finally:
         await runtime.fetcher.aclose()
+        await runtime.dispatcher.aclose()
         runtime.cpu.shutdown(wait=True)
         db.shutdown(wait=True)
 
@@ -105,6 +133,8 @@ class Daemon:
         self.stop = asyncio.Event()
         self.reload_requested = False
         self.cycle: asyncio.Task[CycleReport] | None = None
+        self.dispatching: asyncio.Task[object] | None = None
+        self.scheduler: AsyncIOScheduler | None = None
         self.last_cycle: CycleReport | None = None
         self.last_tick = time.monotonic()
 
@@ -122,9 +152,14 @@ class Daemon:
                           max_instances=1, next_run_time=datetime.now(UTC))
         scheduler.add_job(self.retention, "interval", hours=24, id="retention", coalesce=True,
                           max_instances=1, next_run_time=datetime.now(UTC) + timedelta(minutes=1))
+        scheduler.add_job(self.dispatch, "interval", seconds=self.app.config.settings.alerts.dispatch_tick_s,
+                          id="dispatch", coalesce=True, max_instances=1, next_run_time=datetime.now(UTC))
+        self.scheduler = scheduler
+        await self._start_alerts(self.runtime)
         scheduler.start()
         log.info("started", owner=self.owner, database=self.app.database_label, revision=revision,
                  tick_s=schedule.tick_s, watchdog_s=self.notifier.watchdog_s)
+        web = self._start_web()
         self.notifier.ready(f"running; database at revision {revision}")
 
         await self.stop.wait()
@@ -132,6 +167,8 @@ class Daemon:
         self.notifier.stopping()
         scheduler.shutdown(wait=False)
         await self._shutdown()
+        if web is not None:
+            await asyncio.gather(web, return_exceptions=True)
         log.info("stopped", owner=self.owner)
         return 0
 
@@ -194,19 +231,93 @@ class Daemon:
         except (ConfigError, RuleError) as exc:
             log.error("reload_failed", error=str(exc), keeping="previous configuration")
             return
-        old, running = self.runtime, self.cycle
+        old, running, dispatching = self.runtime, self.cycle, self.dispatching
         self.app = app
-        self.runtime = await build(app, self.owner, self.db)  # the next cycle uses it
+        try:
+            self.runtime = await build(app, self.owner, self.db)  # the next cycle uses it
+        except ConfigError as exc:
+            self.app = old.app if old is not None else self.app
+            log.error("reload_failed", error=str(exc), keeping="previous configuration")
+            return
+        await self._start_alerts(self.runtime)
         if old is not None:
-            asyncio.get_running_loop().create_task(self._retire(old, running))
+            asyncio.get_running_loop().create_task(self._retire(old, running, dispatching))
         log.info("reloaded", rules=",".join(app.ruleset.ids))
 
-    async def _retire(self, old: Runtime, running: asyncio.Task[CycleReport] | None) -> None:
-        """Close the previous runtime once the cycle using it has finished."""
-        if running is not None and not running.done():
-            await asyncio.gather(running, return_exceptions=True)
+    async def _retire(
+        self, old: Runtime, running: asyncio.Task[CycleReport] | None, dispatching: asyncio.Task[object] | None
+    ) -> None:
+        """Close the previous runtime once the cycle and dispatch pass using it have finished."""
+        for task in (running, dispatching):
+            if task is not None and not task.done():
+                await asyncio.gather(task, return_exceptions=True)
         await old.fetcher.aclose()
+        await old.dispatcher.aclose()
         old.cpu.shutdown(wait=False)
+
+    def _start_web(self) -> asyncio.Task[None] | None:
+        """The dashboard, served from this event loop until `stop`."""
+        settings = self.app.config.settings
+        if not settings.web.enabled:
+            return None
+        probe = TickProbe(lambda: self.last_tick, max_tick_age_s=3 * settings.schedule.tick_s + 30)
+        try:
+            sock = bind(settings.web)
+            app = create_app(self.app.read_engine, settings.web, health=probe)
+        except (OSError, SecretError) as exc:
+            raise ConfigError(f"{self.app.config.path}: key 'web': {exc}") from exc
+        log.info("web_listening", url=url_of(sock))
+        return asyncio.create_task(serve(app, settings.web, self.stop, sock=sock))
+
+    # alerts --------------------------------------------------------------------
+
+    async def _start_alerts(self, runtime: Runtime) -> None:
+        """Channels re-enabled by a changed config, missed digests sent, digest jobs
+        (re)scheduled: at start and after every reload."""
+        await runtime.dispatcher.sync_channels()
+        loop = asyncio.get_running_loop()
+        for schedule in runtime.digests:
+            await loop.run_in_executor(self.db, catch_up, runtime.dispatcher.outbox, schedule)
+        if self.scheduler is None:
+            return
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith("digest:"):
+                job.remove()
+        for schedule in runtime.digests:
+            self.scheduler.add_job(
+                self.digest, schedule.trigger(), args=[schedule.channel], id=f"digest:{schedule.channel}",
+                coalesce=True, max_instances=1, misfire_grace_time=3600, replace_existing=True,
+            )
+            log.info("digest_scheduled", channel=schedule.channel, cron=schedule.crontab,
+                     timezone=schedule.timezone, next=schedule.next_after(datetime.now(UTC)).isoformat())
+
+    async def dispatch(self) -> None:
+        """The dispatch tick: one pass over due alerts (never two at once: max_instances=1).
+
+        The pass runs in a task of its own, shielded: the scheduler cancels its
+        jobs on shutdown, and a delivery that went out must still be recorded
+        (else it is sent again after the restart). `_shutdown` waits for it.
+        """
+        if self.stop.is_set() or self.runtime is None:
+            return
+        self.dispatching = asyncio.create_task(self.runtime.dispatcher.run(self.stop))
+        try:
+            await asyncio.shield(self.dispatching)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the next tick tries again; the outbox lost nothing
+            log.error("dispatch_crashed", error=f"{type(exc).__name__}: {exc}")
+
+    async def digest(self, channel: str) -> None:
+        """A digest's cron time: collect, then dispatch at once rather than at the next tick."""
+        if self.runtime is None:
+            return
+        outbox = self.runtime.dispatcher.outbox
+        digest_id = await asyncio.get_running_loop().run_in_executor(self.db, collect, outbox, channel)
+        if digest_id is not None and self.scheduler is not None:
+            job = self.scheduler.get_job("dispatch")
+            if job is not None:
+                job.modify(next_run_time=datetime.now(UTC))
 
     async def retention(self) -> None:
         settings = self.app.config.settings.retention
@@ -219,11 +330,15 @@ class Daemon:
     async def _shutdown(self) -> None:
         if self.cycle is not None and not self.cycle.done():
             await asyncio.gather(self.cycle, return_exceptions=True)  # drains within the grace period
+        if self.dispatching is not None and not self.dispatching.done():
+            await asyncio.gather(self.dispatching, return_exceptions=True)  # bounded by channel timeouts
         if self.runtime is not None:
             released = await asyncio.get_running_loop().run_in_executor(
                 self.db, self.runtime.poller.feeds.release, self.owner
             )
+            await self.runtime.dispatcher.release()
             await self.runtime.fetcher.aclose()
+            await self.runtime.dispatcher.aclose()
             self.runtime.cpu.shutdown(wait=False, cancel_futures=True)
             log.info("leases_released", count=released)
         self.db.shutdown(wait=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
 
-from monitor import logs, schedule
+from monitor import logs, metrics, schedule
 from monitor.config import ScheduleSettings
 from monitor.ingest import FeedError
 from monitor.ingest.http import Conditional, Fetcher, FetchError
@@ -122,17 +122,20 @@ class Poller:
 
     async def poll(self, feed: FeedState) -> PollReport:
         try:
-            return await self._poll(feed)
+            report = await self._poll(feed)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug must cost one feed one poll, not the daemon
             log.exception("poll_crashed", feed=feed.url)
-            return await self._failed(feed, f"internal error: {type(exc).__name__}: {exc}", None)
+            report = await self._failed(feed, f"internal error: {type(exc).__name__}: {exc}", None)
+        metrics.record_poll(report.result)
+        return report
 
     async def _poll(self, feed: FeedState) -> PollReport:
         started = time.monotonic()
         try:
-            fetched = await self.fetcher.fetch(feed.url, Conditional(feed.etag, feed.last_modified))
+            with metrics.FETCH_SECONDS.time():
+                fetched = await self.fetcher.fetch(feed.url, Conditional(feed.etag, feed.last_modified))
         except FetchError as exc:
             return await self._failed(feed, str(exc), exc.retry_after_s, gone=exc.gone, kind=exc.kind)
 
@@ -164,6 +167,7 @@ class Poller:
         results = await self._db(self.pipeline.commit, feed.url, prepared.entries)
         new = [r for r in results if r.outcome.item_id is not None]
         matched = sum(1 for r in new if r.hits)
+        metrics.record_ingested(len(new), [r.rules for r in new if r.hits and r.outcome.story_id is None])
         newest = max(prepared.published, default=None)
         cache_s = max(filter(None, (fetched.max_age_s, prepared.ttl_s)), default=None)
         plan = schedule.after_success(

@@ -1,8 +1,10 @@
 """The CPU-bound half of a poll (parse, normalize, classify, fingerprint), run in
 worker processes so parsing uses every core and never blocks the event loop.
 
-Each worker compiles the rules once, at start. The functions here take and
-return plain picklable values; storage stays in the daemon process.
+Each worker compiles the rules once, at start, and routes matches with the
+same `[[routes]]` as the daemon, so the alerts a worker prepares are exactly
+the ones `monitor replay` would write. The functions here take and return
+plain picklable values; storage stays in the daemon process.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from monitor.alerts.routing import Router
+from monitor.alerts.settings import Route
 from monitor.ingest import ParsedFeed, parse_feed
 from monitor.pipeline import Pipeline
 from monitor.rules import compile_rules, load_rules
@@ -31,9 +35,9 @@ class PreparedFeed:
     entries: list[Classified]
 
 
-def init_worker(rule_paths: Sequence[Path]) -> None:
+def init_worker(rule_paths: Sequence[Path], routes: Sequence[Route] = ()) -> None:
     global _pipeline
-    _pipeline = Pipeline(compile_rules(load_rules(rule_paths)), store=None)
+    _pipeline = Pipeline(compile_rules(load_rules(rule_paths)), store=None, router=Router(routes))
 
 
 def prepare_feed(body: bytes, headers: Mapping[str, str], source: str) -> PreparedFeed:
@@ -49,11 +53,11 @@ def prepare_feed(body: bytes, headers: Mapping[str, str], source: str) -> Prepar
     )
 
 
-def make_pool(rule_paths: Sequence[Path], workers: int) -> Executor:
+def make_pool(rule_paths: Sequence[Path], workers: int, routes: Sequence[Route] = ()) -> Executor:
     # forkserver: the daemon has threads (scheduler, database) that must not be forked.
     return ProcessPoolExecutor(
         max_workers=workers,
         mp_context=multiprocessing.get_context("forkserver"),
         initializer=init_worker,
-        initargs=(list(rule_paths),),
+        initargs=(list(rule_paths), list(routes)),
     )

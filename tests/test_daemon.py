@@ -123,3 +123,41 @@ def test_a_bad_config_stops_the_start_with_exit_2(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "schedule.tick_s" in proc.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_the_daemon_serves_the_dashboard_health_and_metrics(
+    server: FeedServer, tmp_path: Path, db_url: str
+) -> None:
+    import httpx
+
+    url = server.add_feed("/press.xml", feed_xml(seed_entries()))
+    port = free_port()
+    config = write_config(tmp_path, db_url, [url], schedule={"tick_s": 0.2})
+    config.write_text(config.read_text().replace("[web]\nport = 0", f"[web]\nport = {port}"))
+    proc = start(config, tmp_path)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: server.requests("/press.xml") == 1, timeout=30)
+
+        def matches_listed() -> bool:
+            try:
+                return "Sekreta" in httpx.get(f"{base}/", timeout=2).text
+            except httpx.HTTPError:
+                return False
+
+        wait_for(matches_listed, timeout=15)
+        health = httpx.get(f"{base}/healthz", timeout=5)
+        assert health.status_code == 200, health.text
+        metrics = httpx.get(f"{base}/metrics", timeout=5).text
+        assert "monitor_" in metrics
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        proc.kill()
+        proc.wait()

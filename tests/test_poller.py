@@ -53,6 +53,7 @@ def write_config(
         "log": {"level": log_level},
         "fetch": {"allowed_networks": ["127.0.0.1/32"], "deadline_s": 3, "read_timeout_s": 2, **(fetch or {})},
         "schedule": {"parse_workers": 0, "min_interval_s": 60, **(schedule or {})},
+        "web": {"port": 0},  # tests run side by side: never the fixed default port
     }
     lines = []
     for name, values in sections.items():

@@ -17,7 +17,12 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(url: str, *, busy_timeout_ms: int = 10_000, **kwargs: Any) -> Engine:
+def make_engine(
+    url: str, *, busy_timeout_ms: int = 10_000, read_mostly: bool = False, **kwargs: Any
+) -> Engine:
+    """An engine for `url`. On SQLite, writers take the lock up front (BEGIN
+    IMMEDIATE); a `read_mostly` engine (the dashboard) begins deferred, so its
+    reads never queue behind the daemon's writes."""
     url = normalize_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
@@ -43,6 +48,6 @@ def make_engine(url: str, *, busy_timeout_ms: int = 10_000, **kwargs: Any) -> En
     def _sqlite_begin(conn: Any) -> None:
         # BEGIN IMMEDIATE takes the write lock up front, so two processes never
         # deadlock upgrading read locks; pysqlite's own BEGIN is deferred.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if read_mostly else "BEGIN IMMEDIATE")
 
     return engine

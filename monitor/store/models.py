@@ -127,6 +127,9 @@ class StoredItem(Base):
     fp_band3: Mapped[int] = mapped_column(Integer)
     duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("items.id"), index=True)
     matched: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    # An analyst's judgement: None = not judged, "not-relevant" = kept but labelled.
+    relevance: Mapped[str | None] = mapped_column(String(20))
+    labelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     hits: Mapped[list[StoredHit]] = relationship(
         back_populates="item", cascade="all, delete-orphan", order_by="StoredHit.id"
@@ -150,16 +153,26 @@ class StoredHit(Base):
 
 class Alert(Base):
     """The outbox: one row per (story, channel), written in the same transaction
-    as the item's hits, delivered at least once under `idempotency_key`."""
+    as the item's hits, delivered at least once under `idempotency_key`.
+
+    `kind` "item" is one story's alert; `kind` "digest" is a message collecting
+    the digest-mode alerts of one channel and period (no item of its own), which
+    its members point to through `digest_id`. States: pending (due at
+    `next_attempt_at`; never, for digest members still waiting), sent, dead,
+    digested (handed to a digest that is not delivered yet).
+    """
 
     __tablename__ = "alerts"
     __table_args__ = (
         UniqueConstraint("item_id", "channel"),
         Index("ix_alerts_state_next_attempt_at", "state", "next_attempt_at"),
+        Index("ix_alerts_channel_state", "channel", "state"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    kind: Mapped[str] = mapped_column(String(10), default="item", server_default="item")
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id"))
+    digest_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"), index=True)
     channel: Mapped[str] = mapped_column(String(100))
     mode: Mapped[str] = mapped_column(String(20), default="immediate")
     rules: Mapped[list[str]] = mapped_column(JSON)
@@ -170,11 +183,14 @@ class Alert(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(100))
     lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    period_start: Mapped[datetime | None] = mapped_column(UtcDateTime())  # digests: first match collected
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
 class DeliveryAttempt(Base):
+    """Every try at delivering an alert, successful or not, for the operator."""
+
     __tablename__ = "delivery_attempts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -183,3 +199,20 @@ class DeliveryAttempt(Base):
     ok: Mapped[bool] = mapped_column(Boolean)
     status: Mapped[str | None] = mapped_column(String(200))  # HTTP code or SMTP reply
     error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+
+
+class ChannelState(Base):
+    """A channel switched off by its receiver (a webhook answering 410 Gone).
+
+    A row means disabled. It goes away when an operator re-enables the channel,
+    or when the config is reloaded with that channel changed (`config_hash`):
+    a new URL deserves a new try, the same dead URL does not.
+    """
+
+    __tablename__ = "channel_states"
+
+    channel: Mapped[str] = mapped_column(String(100), primary_key=True)
+    disabled_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    reason: Mapped[str] = mapped_column(Text)
+    config_hash: Mapped[str] = mapped_column(String(64))

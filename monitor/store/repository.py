@@ -33,7 +33,8 @@ alerts_t = Alert.__table__
 class AlertRequest:
     channel: str
     rules: tuple[str, ...]
-    mode: str = "immediate"
+    mode: str = "immediate"  # or "digest": waits for the channel's digest, never sent alone
+    not_before: datetime | None = None  # quiet hours: not delivered before this
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +175,8 @@ class Store:
                     item_id=item_id, channel=request.channel, mode=request.mode,
                     rules=list(request.rules),
                     idempotency_key=idempotency_key(item, request.channel),
-                    state="pending", attempts=0, next_attempt_at=now, created_at=now,
+                    state="pending", attempts=0, created_at=now,
+                    next_attempt_at=_due(request, now), kind="item",
                 )
                 .on_conflict_do_nothing(index_elements=["item_id", "channel"])
                 .returning(alerts_t.c.id)
@@ -250,6 +252,14 @@ def idempotency_key(item: Item, channel: str) -> str:
     derived from what identifies the story and the channel, not from row ids."""
     digest = hashlib.sha256(f"{item.source}\0{item.guid}\0{channel}".encode()).hexdigest()
     return f"msg_{digest[:32]}"
+
+
+def _due(request: AlertRequest, now: datetime) -> datetime | None:
+    """When the dispatcher may take the alert: digest alerts never on their own
+    (the digest job collects them), quiet-hour alerts once the quiet ends."""
+    if request.mode == "digest":
+        return None
+    return max(now, request.not_before) if request.not_before else now
 
 
 def _root_of(conn: Connection, item_id: int) -> int:

@@ -36,3 +36,22 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path) -> None:
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 7000
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     engine.dispose()
+
+
+def test_dashboard_reads_do_not_wait_for_a_writer(tmp_path) -> None:
+    import time
+
+    from sqlalchemy import text
+
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    writer = make_engine(url, busy_timeout_ms=5000)
+    reader = make_engine(url, busy_timeout_ms=5000, read_mostly=True)
+    migrations.upgrade(writer)
+    with writer.begin() as held:  # a write transaction in progress
+        held.execute(text("UPDATE feeds SET title = 'x'"))
+        started = time.monotonic()
+        with reader.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM feeds")).scalar() == 0
+        assert time.monotonic() - started < 1.0
+    writer.dispose()
+    reader.dispose()

@@ -1,0 +1,524 @@
+"""The read side the dashboard, the Atom feed and the metrics need, as typed queries.
+
+Kept apart from `repository` (the write path of the pipeline) because its
+shape is the analyst's, not the pipeline's: a *match* is a story, the first
+stored item of it (`duplicate_of IS NULL`) that matched a rule, shown with its
+hits, the other sources that carried the same story, and the alerts it
+caused. Every query is bounded (pagination, a fixed day window, GROUP BY) so
+a page costs the same with ten matches or ten million.
+
+The one write here is `mark_not_relevant`, the analyst's label: it keeps the
+item and its hits, and suppresses the alerts not yet sent, in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Date,
+    Engine,
+    Select,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.sql.elements import ColumnElement
+
+from monitor.store.feeds import FeedState, FeedStore
+from monitor.store.models import Alert, DeliveryAttempt, Feed, StoredHit, StoredItem
+
+feeds_t = Feed.__table__
+items_t = StoredItem.__table__
+hits_t = StoredHit.__table__
+alerts_t = Alert.__table__
+attempts_t = DeliveryAttempt.__table__
+
+NOT_RELEVANT = "not-relevant"
+PENDING = "pending"
+SUPPRESSED = "suppressed"
+HEALTH_STATES = ("ok", "backing-off", "stale", "disabled", "new")
+ALERT_STATES = ("pending", "digested", "sent", "dead", "suppressed")  # always reported, even at zero
+
+
+class MatchNotFound(LookupError):
+    """No stored item has this id."""
+
+
+@dataclass(frozen=True, slots=True)
+class MatchFilter:
+    """What the analyst narrowed the list to; `until` is inclusive (whole UTC day)."""
+
+    rule: str | None = None
+    feed_id: int | None = None
+    since: date | None = None
+    until: date | None = None
+    hide_not_relevant: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class HitSpan:
+    """One stored hit: `start`/`end` are offsets into the item's title or text."""
+
+    rule: str
+    term: str
+    field: str
+    start: int
+    end: int
+    matched: str
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where one copy of a story came from."""
+
+    item_id: int
+    feed_id: int
+    feed_url: str
+    feed_title: str | None
+    url: str | None
+    origin: str | None
+    ingested_at: datetime
+
+    @property
+    def label(self) -> str:
+        return self.feed_title or self.feed_url
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A matching story: its first item, every hit in it, and its other sources."""
+
+    id: int
+    guid: str
+    title: str
+    text: str | None
+    url: str | None
+    published_at: datetime | None
+    ingested_at: datetime
+    origin: str | None
+    place: str | None
+    language: str | None
+    source: Source
+    extra_sources: tuple[Source, ...]
+    hits: tuple[HitSpan, ...]
+    relevance: str | None
+    labelled_at: datetime | None
+
+    @property
+    def rules(self) -> tuple[str, ...]:
+        return tuple(sorted({h.rule for h in self.hits}))
+
+    @property
+    def not_relevant(self) -> bool:
+        return self.relevance == NOT_RELEVANT
+
+    def hits_in(self, field_name: str) -> tuple[HitSpan, ...]:
+        return tuple(h for h in self.hits if h.field == field_name)
+
+
+@dataclass(frozen=True, slots=True)
+class MatchPage:
+    matches: tuple[Match, ...]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    at: datetime
+    ok: bool
+    status: str | None
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertView:
+    id: int
+    channel: str
+    mode: str
+    rules: tuple[str, ...]
+    state: str
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime | None
+    sent_at: datetime | None
+    last_error: str | None
+    digest_id: int | None = None  # the digest message it went out in (digest mode)
+    deliveries: tuple[Delivery, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class MatchDetail:
+    match: Match
+    alerts: tuple[AlertView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedHealth:
+    """A feed's state plus how much it publishes, for the feeds page."""
+
+    state: FeedState
+    items_recent: int  # items stored in the window
+    items_per_day: float
+
+
+@dataclass(frozen=True, slots=True)
+class FeedChoice:
+    id: int
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class RuleDays:
+    """Matches per rule per UTC day, oldest day first; every rule has one count per day."""
+
+    days: tuple[date, ...]
+    counts: dict[str, tuple[int, ...]]
+
+    @property
+    def peak(self) -> int:
+        return max((max(c) for c in self.counts.values()), default=0)
+
+
+@dataclass(frozen=True, slots=True)
+class MarkResult:
+    story_id: int  # the labelled story's first item (what the dashboard shows)
+    labelled: int  # items labelled now (0 when it already was)
+    suppressed: int  # pending alerts suppressed
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """Outbox rows due for delivery now, and how long the oldest has waited."""
+
+    due: int
+    oldest_due_s: float | None
+
+
+def _start_of(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def _relevant() -> ColumnElement[bool]:
+    return or_(items_t.c.relevance.is_(None), items_t.c.relevance != NOT_RELEVANT)
+
+
+class DashboardQueries:
+    """Every read the web interface makes, and its one write."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # health ------------------------------------------------------------------
+
+    def ping(self) -> None:
+        """Raise unless the database answers a trivial query."""
+        with self.engine.connect() as conn:
+            conn.execute(select(1)).scalar_one()
+
+    # matches -----------------------------------------------------------------
+
+    def _conditions(self, f: MatchFilter) -> list[ColumnElement[bool]]:
+        conds: list[ColumnElement[bool]] = [
+            items_t.c.matched.is_(True),
+            items_t.c.duplicate_of.is_(None),
+        ]
+        if f.rule:
+            conds.append(exists().where(hits_t.c.item_id == items_t.c.id, hits_t.c.rule == f.rule))
+        if f.feed_id is not None:
+            copy = items_t.alias("copy")
+            conds.append(
+                or_(
+                    items_t.c.feed_id == f.feed_id,
+                    exists().where(copy.c.duplicate_of == items_t.c.id, copy.c.feed_id == f.feed_id),
+                )
+            )
+        if f.since is not None:
+            conds.append(items_t.c.ingested_at >= _start_of(f.since))
+        if f.until is not None:
+            conds.append(items_t.c.ingested_at < _start_of(f.until + timedelta(days=1)))
+        if f.hide_not_relevant:
+            conds.append(_relevant())
+        return conds
+
+    def matches(self, f: MatchFilter = MatchFilter(), *, page: int = 1, per_page: int = 50) -> MatchPage:
+        """Matching stories, newest first (by when they were stored)."""
+        page = max(page, 1)
+        conds = self._conditions(f)
+        with self.engine.connect() as conn:
+            total = int(conn.execute(select(func.count()).select_from(items_t).where(*conds)).scalar_one())
+            rows = conn.execute(
+                _item_select()
+                .where(*conds)
+                .order_by(items_t.c.ingested_at.desc(), items_t.c.id.desc())
+                .limit(per_page)
+                .offset((page - 1) * per_page)
+            ).all()
+            matches = self._assemble(conn, rows)
+        return MatchPage(tuple(matches), total, page, per_page)
+
+    def newest(self, *, rule: str | None = None, limit: int = 50) -> list[Match]:
+        """The newest relevant matches, for the Atom feed."""
+        return list(self.matches(MatchFilter(rule=rule, hide_not_relevant=True), per_page=limit).matches)
+
+    def match(self, item_id: int) -> MatchDetail:
+        """One match with its full text, hits, other sources and alerts.
+
+        Asking for a copy (another source of the story) gives the story."""
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(items_t.c.id, items_t.c.duplicate_of).where(items_t.c.id == item_id)
+            ).first()
+            if found is None:
+                raise MatchNotFound(item_id)
+            root = found.duplicate_of or found.id
+            rows = conn.execute(_item_select().where(items_t.c.id == root)).all()
+            (match,) = self._assemble(conn, rows)
+            alerts = self._alerts(conn, root)
+        return MatchDetail(match, alerts)
+
+    def _assemble(self, conn: Any, rows: Sequence[Any]) -> list[Match]:
+        ids = [r.id for r in rows]
+        if not ids:
+            return []
+        hits: dict[int, list[HitSpan]] = defaultdict(list)
+        for h in conn.execute(
+            select(hits_t).where(hits_t.c.item_id.in_(ids)).order_by(hits_t.c.item_id, hits_t.c.id)
+        ):
+            hits[h.item_id].append(HitSpan(h.rule, h.term, h.field, h.start, h.end, h.matched))
+        copies: dict[int, list[Source]] = defaultdict(list)
+        for c in conn.execute(
+            _item_select()
+            .where(items_t.c.duplicate_of.in_(ids))
+            .order_by(items_t.c.ingested_at, items_t.c.id)
+        ):
+            copies[c.duplicate_of].append(_source(c))
+        return [
+            Match(
+                id=r.id, guid=r.guid, title=r.title, text=r.text, url=r.url, published_at=r.published_at,
+                ingested_at=r.ingested_at, origin=r.origin, place=r.place, language=r.language,
+                source=_source(r), extra_sources=tuple(copies[r.id]), hits=tuple(hits[r.id]),
+                relevance=r.relevance, labelled_at=r.labelled_at,
+            )
+            for r in rows
+        ]
+
+    def _alerts(self, conn: Any, item_id: int) -> tuple[AlertView, ...]:
+        rows = conn.execute(
+            select(alerts_t).where(alerts_t.c.item_id == item_id).order_by(alerts_t.c.id)
+        ).all()
+        # A digest-mode alert goes out inside its digest message: its attempts
+        # are the digest's.
+        deliveries: dict[int, list[Delivery]] = defaultdict(list)
+        wanted = {r.id for r in rows} | {r.digest_id for r in rows if r.digest_id is not None}
+        if wanted:
+            for a in conn.execute(
+                select(attempts_t)
+                .where(attempts_t.c.alert_id.in_(sorted(wanted)))
+                .order_by(attempts_t.c.at, attempts_t.c.id)
+            ):
+                deliveries[a.alert_id].append(Delivery(a.at, a.ok, a.status, a.error))
+        return tuple(
+            AlertView(
+                id=r.id, channel=r.channel, mode=r.mode, rules=tuple(r.rules or ()), state=r.state,
+                attempts=r.attempts, created_at=r.created_at, next_attempt_at=r.next_attempt_at,
+                sent_at=r.sent_at, last_error=r.last_error, digest_id=r.digest_id,
+                deliveries=tuple(deliveries[r.id] + (deliveries[r.digest_id] if r.digest_id else [])),
+            )
+            for r in rows
+        )
+
+    def rules_seen(self) -> list[str]:
+        """Rule ids that have hits, for the filter."""
+        with self.engine.connect() as conn:
+            return [r for (r,) in conn.execute(select(hits_t.c.rule).distinct().order_by(hits_t.c.rule))]
+
+    def sources_with_matches(self) -> list[FeedChoice]:
+        """Feeds that carried at least one matching item, for the filter."""
+        has_match = exists().where(items_t.c.feed_id == feeds_t.c.id, items_t.c.matched.is_(True))
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(feeds_t.c.id, feeds_t.c.title, feeds_t.c.url).where(has_match).order_by(feeds_t.c.id)
+            ).all()
+        return [FeedChoice(r.id, r.title or r.url) for r in rows]
+
+    def per_rule_per_day(self, *, days: int = 30, today: date | None = None) -> RuleDays:
+        """Matching stories per rule per UTC day over `days` days ending today.
+
+        Stories an analyst marked not relevant are left out: the chart shows
+        what the rules caught that mattered."""
+        today = today or datetime.now(UTC).date()
+        first = today - timedelta(days=days - 1)
+        day_col = self._day(items_t.c.ingested_at)
+        query = (
+            select(hits_t.c.rule, day_col.label("day"), func.count(func.distinct(items_t.c.id)).label("n"))
+            .select_from(hits_t.join(items_t, hits_t.c.item_id == items_t.c.id))
+            .where(
+                items_t.c.matched.is_(True),
+                items_t.c.duplicate_of.is_(None),
+                items_t.c.ingested_at >= _start_of(first),
+                items_t.c.ingested_at < _start_of(today + timedelta(days=1)),
+                _relevant(),
+            )
+            .group_by(hits_t.c.rule, day_col)
+        )
+        span = tuple(first + timedelta(days=i) for i in range(days))
+        index = {d: i for i, d in enumerate(span)}
+        counts: dict[str, list[int]] = {}
+        with self.engine.connect() as conn:
+            for rule, day, n in conn.execute(query):
+                position = index.get(_as_date(day))
+                if position is not None:
+                    counts.setdefault(rule, [0] * days)[position] = int(n)
+        return RuleDays(span, {rule: tuple(counts[rule]) for rule in sorted(counts)})
+
+    def _day(self, column: Any) -> ColumnElement[Any]:
+        if self.engine.dialect.name == "postgresql":
+            return cast(func.timezone("UTC", column), Date)
+        return func.date(column)  # SQLite stores UTC as ISO text
+
+    # feeds -------------------------------------------------------------------
+
+    def feeds(self, *, days: int = 7, now: datetime | None = None) -> list[FeedHealth]:
+        """Every polled feed with its health and its items per day over `days` days.
+
+        A feed younger than the window is averaged over its own age (at least a
+        day), so a new feed does not look quiet."""
+        now = now or datetime.now(UTC)
+        since = now - timedelta(days=days)
+        recent = (
+            select(items_t.c.feed_id, func.count().label("n"))
+            .where(items_t.c.ingested_at >= since)
+            .group_by(items_t.c.feed_id)
+        )
+        with self.engine.connect() as conn:
+            counts = {r.feed_id: int(r.n) for r in conn.execute(recent)}
+            created = {r.id: r.created_at for r in conn.execute(select(feeds_t.c.id, feeds_t.c.created_at))}
+        result = []
+        for state in FeedStore(self.engine).all():
+            start = max(since, created.get(state.id) or since)
+            window_days = max((now - start).total_seconds() / 86400, 1.0)
+            n = counts.get(state.id, 0)
+            result.append(FeedHealth(state, n, n / window_days))
+        return result
+
+    # metrics -----------------------------------------------------------------
+
+    def feeds_by_health(self) -> dict[str, int]:
+        """Polled feeds per health state, the same rule as `FeedState.health`,
+        computed in the database so every instance reports the same numbers."""
+        health = case(
+            (feeds_t.c.enabled.is_(False), "disabled"),
+            (feeds_t.c.consecutive_errors > 0, "backing-off"),
+            (feeds_t.c.stale.is_(True), "stale"),
+            (feeds_t.c.last_success_at.is_not(None), "ok"),
+            else_="new",
+        )
+        counts = dict.fromkeys(HEALTH_STATES, 0)
+        with self.engine.connect() as conn:
+            for state, n in conn.execute(
+                select(health, func.count()).where(feeds_t.c.kind == "http").group_by(health)
+            ):
+                counts[state] = int(n)
+        return counts
+
+    def alerts_by_state(self) -> dict[str, int]:
+        counts = dict.fromkeys(ALERT_STATES, 0)
+        with self.engine.connect() as conn:
+            for state, n in conn.execute(select(alerts_t.c.state, func.count()).group_by(alerts_t.c.state)):
+                counts[state] = int(n)
+        return counts
+
+    def outbox_backlog(self, now: datetime | None = None) -> Backlog:
+        now = now or datetime.now(UTC)
+        # What the dispatcher would claim now, leases aside: digest members
+        # waiting for their digest are pending too, but not due.
+        due = and_(
+            alerts_t.c.state == PENDING,
+            or_(alerts_t.c.kind == "digest", alerts_t.c.mode == "immediate"),
+            alerts_t.c.next_attempt_at <= now,
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(select(func.count(), func.min(alerts_t.c.next_attempt_at)).where(due)).one()
+        count, oldest = int(row[0]), _as_utc(row[1])
+        return Backlog(count, (now - oldest).total_seconds() if oldest else None)
+
+    # the one write -----------------------------------------------------------
+
+    def mark_not_relevant(self, item_id: int, now: datetime | None = None) -> MarkResult:
+        """Label a story not relevant: its items and hits stay, its alerts not yet
+        sent are suppressed. Marking twice changes nothing more."""
+        now = now or datetime.now(UTC)
+        with self.engine.begin() as conn:
+            found = conn.execute(
+                select(items_t.c.id, items_t.c.duplicate_of).where(items_t.c.id == item_id)
+            ).first()
+            if found is None:
+                raise MatchNotFound(item_id)
+            root = found.duplicate_of or found.id
+            labelled = conn.execute(
+                update(StoredItem)
+                .where(
+                    or_(items_t.c.id == root, items_t.c.duplicate_of == root),
+                    _relevant(),
+                )
+                .values(relevance=NOT_RELEVANT, labelled_at=now)
+            ).rowcount
+            suppressed = conn.execute(
+                update(Alert)
+                .where(alerts_t.c.item_id == root, alerts_t.c.state == PENDING)
+                .values(state=SUPPRESSED)
+            ).rowcount
+        return MarkResult(root, int(labelled), int(suppressed))
+
+
+def _item_select() -> Select[Any]:
+    return select(
+        items_t.c.id, items_t.c.guid, items_t.c.feed_id, items_t.c.duplicate_of, items_t.c.title, items_t.c.text,
+        items_t.c.url, items_t.c.published_at, items_t.c.ingested_at, items_t.c.origin, items_t.c.place,
+        items_t.c.language, items_t.c.relevance, items_t.c.labelled_at,
+        feeds_t.c.url.label("feed_url"), feeds_t.c.title.label("feed_title"),
+    ).select_from(items_t.join(feeds_t, items_t.c.feed_id == feeds_t.c.id))
+
+
+def _source(row: Any) -> Source:
+    return Source(
+        item_id=row.id, feed_id=row.feed_id, feed_url=row.feed_url, feed_title=row.feed_title,
+        url=row.url, origin=row.origin, ingested_at=row.ingested_at,
+    )
+
+
+def _as_date(value: object) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def _as_utc(value: object) -> datetime | None:
+    """Aggregates bypass the column type, so SQLite hands back text."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        value = datetime.fromisoformat(str(value))
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

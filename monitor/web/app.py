@@ -1,0 +1,81 @@
+"""The web interface's ASGI application, built from an engine and its settings.
+
+`create_app` is the one entry point: the daemon builds the app with its own
+engine and a `HealthProbe` over its scheduler, then runs it with
+`monitor.web.server.serve` inside its event loop. Tests build it the same way.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from monitor import logs
+from monitor.metrics import CONTENT_TYPE, DatabaseCollector, TickAgeCollector, exposition
+from monitor.store.queries import DashboardQueries
+from monitor.web.atom import atom_endpoint
+from monitor.web.health import HealthProbe, healthz_endpoint
+from monitor.web.marking import TokenGuard, mark_endpoint
+from monitor.web.pages import Pages
+from monitor.web.security import SecurityHeaders
+from monitor.web.settings import WebSettings
+from monitor.web.templating import make_templates
+
+STATIC = Path(__file__).parent / "static"
+MAX_BODY_BYTES = 16 * 1024  # the only body we accept is a one-field form
+
+log = logs.get("web")
+
+
+def create_app(engine: Engine, settings: WebSettings, *, health: HealthProbe) -> Starlette:
+    """The dashboard, Atom feed, /healthz and /metrics over `engine`.
+
+    Raises `monitor.secrets.SecretError` when `settings.token` is set but
+    cannot be read: better a clear stop at start than a dashboard that
+    silently refuses every mark."""
+    queries = DashboardQueries(engine)
+    templates = make_templates()
+    guard = TokenGuard.from_settings(settings)
+    pages = Pages(queries, templates, guard)
+    collectors = (DatabaseCollector(queries), TickAgeCollector(health.tick_age_s))
+
+    def metrics(request: Request) -> Response:  # sync: Starlette runs it on a worker thread
+        return Response(exposition(*collectors), media_type=CONTENT_TYPE)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 405:
+            return Response(exc.detail, status_code=405, headers=exc.headers)
+        return pages.error(request, exc.status_code, exc.detail)
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        log.error("web_error", path=request.url.path, error=f"{type(exc).__name__}: {exc}")
+        return pages.error(request, 500, "Something went wrong on our side; the log has the details.")
+
+    routes = [
+        Route("/", pages.matches, name="matches"),
+        Route("/matches/{item_id:int}", pages.match, name="match"),
+        Route("/matches/{item_id:int}/not-relevant", mark_endpoint(queries, guard, pages.error),
+              methods=["POST"], name="mark_not_relevant"),
+        Route("/matches.atom", atom_endpoint(queries, templates, settings, pages.error), name="atom"),
+        Route("/feeds", pages.feeds, name="feeds"),
+        Route("/healthz", healthz_endpoint(queries, health), name="healthz"),
+        Route("/metrics", metrics, name="metrics"),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(SecurityHeaders)],
+        exception_handlers={HTTPException: http_error, Exception: server_error},
+        max_body_size=MAX_BODY_BYTES,
+    )
+    app.state.queries = queries
+    return app

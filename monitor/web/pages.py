@@ -1,0 +1,94 @@
+"""The HTML pages: matches, one match, feeds.
+
+Every database call runs on a worker thread (`run_in_threadpool`): the web
+server shares the daemon's event loop, and a slow query must never delay a
+poll. Each page gathers what it needs in one thread hop, then renders.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.templating import Jinja2Templates
+
+from monitor.store.queries import DashboardQueries, FeedHealth, MatchNotFound
+from monitor.web import chart, filters
+from monitor.web.marking import TokenGuard
+
+PER_PAGE = 50
+CHART_DAYS = 30
+HEALTH_ORDER = ("backing-off", "stale", "disabled", "new", "ok")  # problems first
+HEALTH_LABELS = {
+    "ok": "ok", "backing-off": "failing", "stale": "stale", "disabled": "disabled", "new": "new",
+}
+
+
+class Pages:
+    def __init__(self, queries: DashboardQueries, templates: Jinja2Templates, guard: TokenGuard) -> None:
+        self.queries = queries
+        self.templates = templates
+        self.guard = guard
+
+    def render(self, request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
+        return self.templates.TemplateResponse(
+            request, name, {"nav": "", **context}, status_code=status_code,
+            headers={"Cache-Control": "no-store"},
+        )
+
+    def error(self, request: Request, status_code: int, message: str) -> Response:
+        return self.render(request, "error.html", {"status": status_code, "message": message}, status_code)
+
+    # matches -----------------------------------------------------------------
+
+    def _matches_data(self, query: filters.ListQuery) -> dict[str, Any]:
+        return {
+            "result": self.queries.matches(query.filter, page=query.page, per_page=PER_PAGE),
+            "rules": self.queries.rules_seen(),
+            "sources": self.queries.sources_with_matches(),
+            "chart": chart.build(self.queries.per_rule_per_day(days=CHART_DAYS)),
+        }
+
+    async def matches(self, request: Request) -> Response:
+        query = filters.parse(request.query_params)
+        data = await run_in_threadpool(self._matches_data, query)
+        return self.render(
+            request, "matches.html", {"nav": "matches", "query": query, **data},
+            status_code=400 if query.errors else 200,
+        )
+
+    async def match(self, request: Request) -> Response:
+        item_id: int = request.path_params["item_id"]
+        try:
+            detail = await run_in_threadpool(self.queries.match, item_id)
+        except MatchNotFound:
+            raise HTTPException(404, f"No stored item has the number {item_id}.") from None
+        marked = request.query_params.get("marked")
+        return self.render(
+            request, "match.html",
+            {
+                "nav": "matches", "detail": detail, "m": detail.match,
+                "rule_counts": sorted(Counter(h.rule for h in detail.match.hits).items()),
+                "can_mark": self.guard.configured,
+                "marked": int(marked) if marked and marked.isdigit() else None,
+            },
+        )
+
+    # feeds -------------------------------------------------------------------
+
+    async def feeds(self, request: Request) -> Response:
+        feeds: list[FeedHealth] = await run_in_threadpool(self.queries.feeds)
+        feeds.sort(key=lambda f: (HEALTH_ORDER.index(f.state.health), (f.state.title or f.state.url).casefold()))
+        summary = Counter(f.state.health for f in feeds)
+        return self.render(
+            request, "feeds.html",
+            {
+                "nav": "feeds", "feeds": feeds, "labels": HEALTH_LABELS, "now": datetime.now(UTC),
+                "summary": [(h, HEALTH_LABELS[h], summary.get(h, 0)) for h in HEALTH_ORDER],
+            },
+        )
