@@ -1,0 +1,231 @@
+"""In-process measurements, each run in a fresh process: `python -m bench.probes classify|replay`.
+
+* classify: the compiled matcher (`Matcher.scan`) of the default pack plus
+  1,000 extra terms over N generated, normalized items, against a bare
+  pyahocorasick scan of the same texts for the same terms (lower-cased text,
+  `Automaton.iter`, every match consumed). Best of `repeat` runs each,
+  alternating, so a noisy moment hurts both sides.
+* breakdown: the CPU of each step of a cold poll, per feed, one at a time
+  (the floor's feedparser.parse, parse_feed, normalize, scan, fingerprint,
+  pickling the worker's result, Store.ingest into a fresh SQLite file).
+* replay: N distinct .txt fixtures through `monitor.replay.load` and
+  `monitor.replay.run` into a fresh, migrated SQLite file, as `monitor replay`
+  does.
+
+Each prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import ahocorasick
+import feedparser
+
+from bench.corpus import DEFAULT_RULES, ROOT, PressWriter, feed_document, feed_items
+from bench.workdir import write_config, write_extra_rules, write_fixtures
+from monitor import replay
+from monitor.app import App
+from monitor.config import load_config
+from monitor.dedupe import canonical_url, fingerprint
+from monitor.ingest import parse_feed
+from monitor.items import Item
+from monitor.normalize import normalize
+from monitor.rules import compile_rules, load_rules
+from monitor.store.feeds import FeedState, FeedStore, ListedFeed
+
+
+def _best(runs: int, work: Callable[[], object]) -> float:
+    best = float("inf")
+    for _ in range(runs):
+        started = time.perf_counter()
+        work()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def classify(count: int, extra: int, repeat: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="bench-classify-") as tmp:
+        extra_path, _ = write_extra_rules(Path(tmp), extra)
+        ruleset = load_rules([DEFAULT_RULES, extra_path])
+    matcher = compile_rules(ruleset)
+    terms = sorted({t for rule in ruleset.rules for t in rule.terms})
+
+    automaton = ahocorasick.Automaton()
+    for number, term in enumerate(terms):
+        automaton.add_word(term.replace("*", "").lower(), number)
+    automaton.make_automaton()
+
+    writer = PressWriter(seed=5)
+    raw = [
+        Item(source="bench:classify", guid=p.guid, title=p.title, text=p.html, url=f"https://press.example/{p.guid}")
+        for p in (writer.item(serial) for serial in range(count))
+    ]
+    started = time.perf_counter()
+    items = [normalize(item) for item in raw]
+    normalize_s = time.perf_counter() - started
+
+    def floor() -> int:
+        found = 0
+        for item in items:
+            for _ in automaton.iter(item.title.lower()):
+                found += 1
+            for _ in automaton.iter(item.text.lower()):
+                found += 1
+        return found
+
+    def scan() -> int:
+        return sum(len(matcher.scan(item)) for item in items)
+
+    pack = compile_rules(load_rules([DEFAULT_RULES]))
+    pack_s = _best(repeat, lambda: [pack.scan(item) for item in items])
+
+    floor_s = scan_s = float("inf")
+    for _ in range(repeat):  # alternate, best of each
+        floor_s = min(floor_s, _best(1, floor))
+        scan_s = min(scan_s, _best(1, scan))
+    matched = [bool(matcher.scan(item)) for item in items]
+    return {
+        "items": count, "terms": len(terms), "scan_s": scan_s, "floor_s": floor_s, "normalize_s": normalize_s,
+        "hits": scan(), "floor_matches": floor(), "matched_items": sum(matched), "pack_only_s": pack_s,
+    }
+
+
+def replay_fixtures(count: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="bench-replay-") as tmp:
+        directory = Path(tmp)
+        fixtures = write_fixtures(directory, count)
+        config = write_config(directory, database=directory / "replay.db", log_level="WARNING")
+        app = App(load_config(config))
+        app.matcher  # noqa: B018 - as `monitor replay` does: compile, migrate, then build the pipeline
+        app.upgrade()
+        pipeline = app.pipeline()
+
+        started = time.perf_counter()
+        loaded = replay.load(replay.fixture_paths([str(fixtures)]))
+        load_s = time.perf_counter() - started
+        results = list(replay.run(pipeline, loaded.items, dry_run=False))
+        total_s = time.perf_counter() - started
+        app.engine.dispose()
+    return {
+        "files": loaded.files, "items": len(results), "errors": len(loaded.errors),
+        "new": sum(1 for r in results if r.outcome.status == "new"),
+        "matched": sum(1 for r in results if r.hits),
+        "load_s": load_s, "run_s": total_s - load_s, "seconds": total_s,
+    }
+
+
+class Clock:
+    """Seconds spent per named step, summed: `with clock("parse"): ...`."""
+
+    def __init__(self, steps: Sequence[str]) -> None:
+        self.seconds = dict.fromkeys(steps, 0.0)
+
+    @contextmanager
+    def __call__(self, step: str) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        self.seconds[step] += time.perf_counter() - started
+
+
+def breakdown(feeds: int) -> dict[str, Any]:
+    """CPU per feed of each step of a cold poll, one step at a time, one process:
+    where the cold cycle's work goes, independent of how it is scheduled."""
+    writer = PressWriter(seed=9)
+    documents = [feed_document(number, feed_items(writer, number, 20)) for number in range(feeds)]
+    headers = {"content-type": "application/rss+xml; charset=utf-8"}
+    clock = Clock(["feedparser.parse (floor)", "parse_feed", "normalize", "Matcher.scan", "fingerprint",
+                   "canonical_url", "Pipeline.prepare (all four)", "pickle round trip", "Store.ingest",
+                   "FeedStore.claim_due", "FeedStore.record_success"])
+    with tempfile.TemporaryDirectory(prefix="bench-breakdown-") as tmp:
+        config = write_config(Path(tmp), database=Path(tmp) / "breakdown.db", log_level="WARNING")
+        app = App(load_config(config))
+        app.upgrade()
+        matcher, store, pipeline = app.matcher, app.store(), app.pipeline()
+        for number, body in enumerate(documents):
+            source = f"http://127.0.0.1/feeds/{number}.xml"
+            with clock("feedparser.parse (floor)"):
+                feedparser.parse(body)
+            with clock("parse_feed"):
+                parsed = parse_feed(body, headers, source=source)
+            with clock("normalize"):
+                items = [normalize(i) for i in parsed.items]
+            with clock("Matcher.scan"):
+                for item in items:
+                    matcher.scan(item)
+            with clock("fingerprint"):
+                for item in items:
+                    fingerprint(item)
+            with clock("canonical_url"):
+                for item in items:
+                    canonical_url(item.url)
+            with clock("Pipeline.prepare (all four)"):
+                prepared = pipeline.prepare(parsed.items)
+            with clock("pickle round trip"):
+                pickle.loads(pickle.dumps(prepared))
+            with clock("Store.ingest"):
+                store.ingest(source, prepared)
+        _feed_bookkeeping(app, feeds, clock)
+        app.engine.dispose()
+    return {"feeds": feeds, "ms_per_feed": {step: s * 1000 / feeds for step, s in clock.seconds.items()}}
+
+
+def _feed_bookkeeping(app: App, feeds: int, clock: Clock) -> None:
+    """What every poll costs the database even on a 304: its share of a claim and its own
+    record_success (one transaction per feed)."""
+    store = FeedStore(app.engine)
+    store.sync([ListedFeed(f"http://127.0.0.1/bench/{n}.xml", None, "bench") for n in range(feeds)])
+    now = datetime.now(UTC)
+    claimed: list[FeedState] = []
+    while True:
+        with clock("FeedStore.claim_due"):
+            batch = store.claim_due("bench", timedelta(minutes=5), 64)
+        if not batch:
+            break
+        claimed += batch
+    for feed in claimed:
+        with clock("FeedStore.record_success"):
+            store.record_success(feed.id, "bench", now=now, next_poll_at=now + timedelta(minutes=10),
+                                 interval_s=600, etag='"abc"', last_modified=None)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Run one in-process measurement; print one JSON line.")
+    parser.add_argument("kind", choices=["classify", "replay", "breakdown"])
+    parser.add_argument("--items", type=int, default=20_000)
+    parser.add_argument("--extra-terms", type=int, default=1_000)
+    parser.add_argument("--repeat", type=int, default=2)
+    args = parser.parse_args(argv)
+    if args.kind == "classify":
+        result = classify(args.items, args.extra_terms, args.repeat)
+    elif args.kind == "replay":
+        result = replay_fixtures(args.items)
+    else:
+        result = breakdown(args.items)
+    print(json.dumps(result), flush=True)
+
+
+def run_probe(kind: str, **options: Any) -> Mapping[str, Any]:
+    """Run one probe in a fresh process; options become --flags."""
+    command = [sys.executable, "-m", "bench.probes", kind]
+    command += [f"--{key.replace('_', '-')}={value}" for key, value in options.items()]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"probe {kind} failed:\n{done.stderr[-2000:]}")
+    result: Mapping[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+if __name__ == "__main__":
+    main()
