@@ -13,6 +13,7 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
@@ -29,7 +30,8 @@ TRACKING_PARAMS = frozenset(
 )
 TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "at_", "__")
 
-NEAR_DUPLICATE_BITS = 3  # Hamming distance at or below which two texts are one story
+NEAR_DUPLICATE_BITS = 3  # Hamming distance at or below which two texts may be one story
+SAME_STORY_CONTAINMENT = 0.75  # share of the shorter text's word pairs found in the other
 MIN_WORDS_FOR_NEAR = 40  # below this, only identical text counts as the same story
 
 _WORD = re.compile(r"\w+")
@@ -86,6 +88,20 @@ def fingerprint(item: Item) -> Fingerprint:
     return Fingerprint(content_hash, signed, bands, len(words))  # type: ignore[arg-type]
 
 
+def same_story(a: str, b: str) -> bool:
+    """The check behind a SimHash candidate: most word pairs of the shorter text
+    occur in the other. An edited copy or one with a trailer passes; two releases
+    that merely share a ministry's boilerplate do not."""
+    pairs_a, pairs_b = _pairs(fold_words(a)), _pairs(fold_words(b))
+    if not pairs_a or not pairs_b:
+        return pairs_a == pairs_b
+    return len(pairs_a & pairs_b) / min(len(pairs_a), len(pairs_b)) >= SAME_STORY_CONTAINMENT
+
+
+def _pairs(words: list[str]) -> set[tuple[str, str]]:
+    return set(zip(words, words[1:]))
+
+
 def hamming(a: int, b: int) -> int:
     return ((a ^ b) & _MASK64).bit_count()
 
@@ -93,8 +109,27 @@ def hamming(a: int, b: int) -> int:
 def _simhash(words: list[str]) -> int:
     # Word bigrams: a light edit of a 300-word release moves 2-3 bits, while a
     # different story on the same subject lands 25+ bits away (see tests).
-    shingles = [" ".join(words[i : i + 2]) for i in range(max(1, len(words) - 1))]
-    digests = b"".join(hashlib.blake2b(s.encode(), digest_size=8).digest() for s in shingles)
-    bits = np.unpackbits(np.frombuffer(digests, dtype=np.uint8).reshape(len(shingles), 8), axis=1)
-    votes = bits.sum(axis=0, dtype=np.int64) * 2 > len(shingles)
+    # Each distinct word is hashed once (blake2b: stable across processes, unlike
+    # hash()); a pair's hash mixes its two word hashes in numpy.
+    if not words:
+        words = [""]
+    hashes = np.array(list(map(_word_hash, words)), dtype=np.uint64)
+    left, right = (hashes[:-1], hashes[1:]) if len(hashes) > 1 else (hashes, hashes)
+    with np.errstate(over="ignore"):
+        pairs = _mix(left * np.uint64(0x9E3779B97F4A7C15) ^ ((right << np.uint64(29)) | (right >> np.uint64(35))))
+    bits = np.unpackbits(pairs.astype(">u8").view(np.uint8).reshape(len(pairs), 8), axis=1)
+    votes = bits.sum(axis=0, dtype=np.int64) * 2 > len(pairs)
     return int.from_bytes(np.packbits(votes).tobytes(), "big")
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finalizer: every input bit moves about half the output bits."""
+    with np.errstate(over="ignore"):
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
+@lru_cache(maxsize=200_000)
+def _word_hash(word: str) -> int:
+    return int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "big")

@@ -64,3 +64,22 @@ def test_fingerprint_fits_a_signed_bigint_and_bands_cover_it() -> None:
     assert -(2**63) <= fp.simhash < 2**63
     unsigned = fp.simhash & (2**64 - 1)
     assert fp.bands == tuple((unsigned >> s) & 0xFFFF for s in (0, 16, 32, 48))
+
+
+BOILERPLATE = (
+    "The Ministry of Foreign Affairs of the Republic informs that the press service "
+    "publishes official statements on its website daily. For accreditation, journalists "
+    "should contact the press office. Follow the ministry on social networks for updates. "
+) * 3
+
+
+def test_same_story_accepts_an_edited_copy_and_rejects_shared_boilerplate() -> None:
+    from monitor.dedupe import same_story
+
+    seed = next(SEEDS.glob("004_*.txt")).read_text(encoding="utf-8")
+    release = seed[: len(seed) // 2]
+    assert same_story(release, release.replace("the press service said", "BelTA reported"))
+    assert same_story(release, release + " Leave a comment below.")
+    first = "The minister met the ILO delegation on labour standards. " + BOILERPLATE
+    second = "The minister received the OSCE envoy to discuss elections. " + BOILERPLATE
+    assert not same_story(first + " " + release[:300], second + " " + next(SEEDS.glob("000_*.txt")).read_text()[:300])

@@ -123,3 +123,11 @@ def test_retention_drops_old_unmatched_text_but_keeps_matches_and_dedupe(store: 
     assert (again.status, again.reason) == ("seen", "guid")
     (copy,) = store.ingest("https://b.example/feed", [entry("b-1", text=OTHER, hits=False, source="https://b.example/feed")])
     assert (copy.status, copy.reason) == ("seen", "story")  # fingerprints survive the prune
+
+
+def test_repeats_inside_one_batch_are_recognised(store: Store) -> None:
+    edited = RELEASE.replace("the press service said", "BelTA reported")
+    outcomes = store.ingest("https://a.example/feed", [entry("1"), entry("1"), entry("2", text=edited)])
+    assert [(o.status, o.reason) for o in outcomes] == [("new", None), ("seen", "guid"), ("seen", "story")]
+    assert outcomes[2].story_id == outcomes[0].item_id
+    assert store.count("items") == 2 and store.count("alerts") == 1
