@@ -115,7 +115,13 @@ def replay_fixtures(count: int) -> dict[str, Any]:
         started = time.perf_counter()
         loaded = replay.load(replay.fixture_paths([str(fixtures)]))
         load_s = time.perf_counter() - started
-        results = list(replay.run(pipeline, loaded.items, dry_run=False))
+        # as `monitor replay` does: worker processes classify while this one stores
+        workers = replay.worker_pool(app.config.rule_paths, app.config.settings.routes, len(loaded.items))
+        try:
+            results = list(replay.run(pipeline, loaded.items, dry_run=False, workers=workers))
+        finally:
+            if workers is not None:
+                workers.shutdown()
         total_s = time.perf_counter() - started
         app.engine.dispose()
     return {

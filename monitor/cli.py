@@ -114,8 +114,9 @@ def replay_cmd(ctx: Context, paths: tuple[str, ...], as_json: bool, dry_run: boo
         fail(f"{len(loaded.errors)} of {len(files)} inputs unusable; nothing stored", EXIT_INPUT)
 
     counts = {"new": 0, "seen": 0, "matched": 0}
-    with progress(len(loaded.items), "replaying") as advance:
-        for result in replay.run(pipeline, loaded.items, dry_run=dry_run, progress=advance):
+    workers = replay.worker_pool(app.config.rule_paths, app.config.settings.routes, len(loaded.items))
+    with progress(len(loaded.items), "replaying") as advance, workers or contextlib.nullcontext():
+        for result in replay.run(pipeline, loaded.items, dry_run=dry_run, progress=advance, workers=workers):
             counts[result.outcome.status] += 1
             counts["matched"] += bool(result.hits)
             click.echo(json_line(result_dict(result)) if as_json else result_text(result) + "\n")

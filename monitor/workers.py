@@ -19,6 +19,7 @@ from pathlib import Path
 from monitor.alerts.routing import Router
 from monitor.alerts.settings import Route
 from monitor.ingest import ParsedFeed, parse_feed
+from monitor.items import Item
 from monitor.pipeline import Pipeline
 from monitor.rules import compile_rules, load_rules
 from monitor.store.repository import Classified
@@ -51,6 +52,12 @@ def prepare_feed(body: bytes, headers: Mapping[str, str], source: str) -> Prepar
         published=[i.published for i in parsed.items if i.published is not None],
         entries=_pipeline.prepare(parsed.items),
     )
+
+
+def prepare_items(items: Sequence[Item]) -> list[Classified]:
+    """A replay chunk: what `Pipeline.prepare` decides, computed in a worker."""
+    assert _pipeline is not None, "init_worker() was not called in this process"
+    return _pipeline.prepare(items)
 
 
 def make_pool(rule_paths: Sequence[Path], workers: int, routes: Sequence[Route] = ()) -> Executor:

@@ -188,3 +188,22 @@ def test_the_installed_command_uses_the_database_from_the_environment(
     assert proc.returncode == 0, proc.stderr.decode()
     assert len(proc.stdout.decode().splitlines()) == 2
     assert count_items(db_url) == 2
+
+
+def test_worker_processes_classify_exactly_as_the_serial_path(config_file: Path, db_url: str, tmp_path: Path) -> None:
+    from monitor import replay
+    from monitor.app import App
+    from monitor.config import load_config
+    from monitor.workers import make_pool
+
+    app = App(load_config(config_file))
+    app.upgrade()
+    loaded = replay.load(replay.fixture_paths([str(SEEDS)]))
+    serial = list(replay.run(app.pipeline(), loaded.items, dry_run=True))
+    with make_pool(app.config.rule_paths, 1, app.config.settings.routes) as pool:
+        parallel = list(replay.run(app.pipeline(), loaded.items, dry_run=False, workers=pool))
+    app.engine.dispose()
+    assert [(r.item.title, r.rules, list(r.hits)) for r in parallel] == [
+        (r.item.title, r.rules, list(r.hits)) for r in serial]
+    assert [r.outcome.status for r in parallel] == ["new", "new"]
+    assert count_items(db_url) == 2
