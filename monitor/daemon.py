@@ -9,6 +9,13 @@ so a restart or a second instance loses nothing. The tick is short and never
 blocks: it starts a polling cycle if none is running and pets systemd's
 watchdog only while cycles make progress, so a wedged daemon gets restarted
 instead of silently doing nothing.
+
+The tick alone would make a feed due at +20 s wait for the tick at +30 s. So
+after every cycle the daemon asks the database when the next feed falls due
+(`FeedStore.next_due`) and schedules a one-off wake-up for then: feeds are
+polled when they fall due, and the tick is only the safety net (and the
+watchdog's pulse). Likewise a poll that queued alerts wakes the dispatcher at
+once instead of leaving them for its next tick.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import signal
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -46,6 +54,11 @@ from monitor.web.server import bind, serve, url_of
 from monitor.workers import init_worker, make_pool
 
 log = logs.get("daemon")
+
+#: Cycles start at most this often: a feed due but not claimable (a clock skew,
+#: a lease the query did not foresee) must not make the daemon spin.
+MIN_CYCLE_GAP_S = 1.0
+WAKE_JOB = "poll-wake"
 
 
 def owner_id() -> str:
@@ -76,7 +89,10 @@ def make_dispatcher(app: App, owner: str, db: Executor) -> Dispatcher:
                       descriptions=app.rule_descriptions)
 
 
-async def build(app: App, owner: str, db: Executor) -> Runtime:
+async def build(
+    app: App, owner: str, db: Executor, *, on_alerts: Callable[[], None] | None = None
+) -> Runtime:
+    """`on_alerts`: called when a poll has queued alerts (the daemon wakes its dispatcher)."""
     settings = app.config.settings
     routes = settings.routes
     workers = settings.schedule.parse_workers
@@ -87,9 +103,11 @@ async def build(app: App, owner: str, db: Executor) -> Runtime:
     else:
         cpu = make_pool(app.config.rule_paths, workers, routes)
     fetcher = Fetcher(settings.fetch)
+    # Per origin, per_host fetches run and as many wait to take over their connections.
     poller = Poller(
         feeds=FeedStore(app.engine), pipeline=app.pipeline(), fetcher=fetcher, cpu=cpu, db=db,
         settings=settings.schedule, owner=owner, capacity=settings.fetch.concurrency * 2,
+        per_origin=settings.fetch.per_host_concurrency * 2, on_alerts=on_alerts,
     )
     return Runtime(app, poller, fetcher, cpu, make_dispatcher(app, owner, db), schedules(routes))
 
@@ -133,7 +151,8 @@ class Daemon:
         self.stop = asyncio.Event()
         self.reload_requested = False
         self.cycle: asyncio.Task[CycleReport] | None = None
-        self.dispatching: asyncio.Task[object] | None = None
+        self.dispatching: asyncio.Task[None] | None = None
+        self.dispatch_again = False  # alerts were queued while a pass was running
         self.scheduler: AsyncIOScheduler | None = None
         self.last_cycle: CycleReport | None = None
         self.last_tick = time.monotonic()
@@ -141,7 +160,7 @@ class Daemon:
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
         revision = await loop.run_in_executor(self.db, prepare_database, self.app)
-        self.runtime = await build(self.app, self.owner, self.db)
+        self.runtime = await build(self.app, self.owner, self.db, on_alerts=self.wake_dispatcher)
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._request_stop, sig)
         loop.add_signal_handler(signal.SIGHUP, self._request_reload)
@@ -188,12 +207,45 @@ class Daemon:
             await self.reload()
         if self.stop.is_set() or self.runtime is None:
             return
-        if self.cycle is None or self.cycle.done():
-            self.cycle = asyncio.create_task(self.runtime.poller.run_cycle(self.stop))
-            self.cycle.add_done_callback(self._finish_cycle)
+        self._start_cycle()
         if self._healthy():
             self.notifier.watchdog()
         self.notifier.status(self._status())
+
+    async def wake(self) -> None:
+        """The one-off job at the time the next feed falls due (see `_schedule_wake`)."""
+        self._start_cycle()
+
+    def _start_cycle(self) -> None:
+        """Start a polling cycle unless one is running (it will schedule the next wake-up)."""
+        if self.stop.is_set() or self.runtime is None:
+            return
+        if self.cycle is None or self.cycle.done():
+            self.cycle = asyncio.create_task(self._cycle(self.runtime.poller))
+            self.cycle.add_done_callback(self._finish_cycle)
+
+    async def _cycle(self, poller: Poller) -> CycleReport:
+        """One cycle, then a wake-up for when the next feed falls due, so it is polled
+        then rather than at the next tick. Cycles start at least MIN_CYCLE_GAP_S apart."""
+        started = datetime.now(UTC)
+        report = await poller.run_cycle(self.stop)
+        await self._schedule_wake(not_before=started + timedelta(seconds=MIN_CYCLE_GAP_S))
+        return report
+
+    async def _schedule_wake(self, *, not_before: datetime) -> None:
+        if self.stop.is_set() or self.runtime is None or self.scheduler is None:
+            return
+        feeds = self.runtime.poller.feeds  # after a reload, the new configuration's database
+        try:
+            due = await asyncio.get_running_loop().run_in_executor(self.db, feeds.next_due)
+        except Exception as exc:  # the tick still polls; say why wake-ups stopped
+            log.warning("next_due_failed", error=f"{type(exc).__name__}: {exc}", fallback="tick")
+            return
+        if due is None:
+            return  # no enabled feed: the tick notices new ones after a reload
+        # misfire_grace_time=None: a wake-up delayed by a busy loop still runs.
+        self.scheduler.add_job(self.wake, "date", run_date=max(due, not_before), id=WAKE_JOB,
+                               replace_existing=True, misfire_grace_time=None)
 
     def _finish_cycle(self, task: asyncio.Task[CycleReport]) -> None:
         if task.cancelled():
@@ -234,7 +286,8 @@ class Daemon:
         old, running, dispatching = self.runtime, self.cycle, self.dispatching
         self.app = app
         try:
-            self.runtime = await build(app, self.owner, self.db)  # the next cycle uses it
+            # the next cycle uses it
+            self.runtime = await build(app, self.owner, self.db, on_alerts=self.wake_dispatcher)
         except ConfigError as exc:
             self.app = old.app if old is not None else self.app
             log.error("reload_failed", error=str(exc), keeping="previous configuration")
@@ -292,21 +345,43 @@ class Daemon:
                      timezone=schedule.timezone, next=schedule.next_after(datetime.now(UTC)).isoformat())
 
     async def dispatch(self) -> None:
-        """The dispatch tick: one pass over due alerts (never two at once: max_instances=1).
+        """The dispatch tick: one pass over due alerts (never two at once).
 
         The pass runs in a task of its own, shielded: the scheduler cancels its
         jobs on shutdown, and a delivery that went out must still be recorded
         (else it is sent again after the restart). `_shutdown` waits for it.
         """
+        task = self._start_dispatch()
+        if task is not None:
+            await asyncio.shield(task)  # errors are logged inside: the next tick tries again
+
+    def wake_dispatcher(self) -> None:
+        """A poll has queued alerts: deliver them now rather than at the next dispatch tick."""
+        self._start_dispatch()
+
+    def _start_dispatch(self) -> asyncio.Task[None] | None:
+        """Start a dispatch pass; if one is running, have it make one more pass after it
+        (it may already have looked for due alerts before these were queued)."""
         if self.stop.is_set() or self.runtime is None:
-            return
-        self.dispatching = asyncio.create_task(self.runtime.dispatcher.run(self.stop))
-        try:
-            await asyncio.shield(self.dispatching)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # the next tick tries again; the outbox lost nothing
-            log.error("dispatch_crashed", error=f"{type(exc).__name__}: {exc}")
+            return None
+        if self.dispatching is not None and not self.dispatching.done():
+            self.dispatch_again = True
+            return self.dispatching
+        self.dispatch_again = False
+        self.dispatching = asyncio.create_task(self._dispatch_passes())
+        return self.dispatching
+
+    async def _dispatch_passes(self) -> None:
+        """Passes until none was asked for meanwhile, each with the current dispatcher."""
+        while self.runtime is not None:
+            try:
+                await self.runtime.dispatcher.run(self.stop)
+            except Exception as exc:  # the next tick tries again; the outbox lost nothing
+                log.error("dispatch_crashed", error=f"{type(exc).__name__}: {exc}")
+                return
+            if not self.dispatch_again or self.stop.is_set():
+                return
+            self.dispatch_again = False
 
     async def digest(self, channel: str) -> None:
         """A digest's cron time: collect, then dispatch at once rather than at the next tick."""
@@ -314,10 +389,8 @@ class Daemon:
             return
         outbox = self.runtime.dispatcher.outbox
         digest_id = await asyncio.get_running_loop().run_in_executor(self.db, collect, outbox, channel)
-        if digest_id is not None and self.scheduler is not None:
-            job = self.scheduler.get_job("dispatch")
-            if job is not None:
-                job.modify(next_run_time=datetime.now(UTC))
+        if digest_id is not None:
+            self.wake_dispatcher()
 
     async def retention(self) -> None:
         settings = self.app.config.settings.retention

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -161,3 +162,63 @@ def test_the_daemon_serves_the_dashboard_health_and_metrics(
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_a_feed_is_polled_when_it_falls_due_and_its_alert_goes_out_at_once(tmp_path: Path, db_url: str) -> None:
+    """The ticks are a minute apart here: polls and deliveries seconds apart can only
+    come from the wake-up at the next feed's due time and from the dispatcher being
+    woken by the poll that queued the alert."""
+    from monitor.store.engine import make_engine
+    from monitor.store.feeds import FeedStore
+    from tests.alerts.conftest import WHSEC
+    from tests.alerts.conftest import write_config as alerts_config
+    from tests.alerts.receiver import WebhookReceiver
+
+    with FeedServer() as feeds, WebhookReceiver(secret=WHSEC) as rx:
+        entries = seed_entries()
+        url = feeds.add_feed("/press.xml", feed_xml(entries))
+        config = alerts_config(
+            tmp_path, db_url, alerts={"dispatch_tick_s": 60},
+            channels={"ops": {"type": "webhook", "url": rx.url, "secret": {"env": "TEST_WHSEC"}, "timeout_s": 2}},
+            routes=[{"rules": ["*"], "channel": "ops"}],
+        )
+        config.write_text(
+            config.read_text().replace(
+                "[schedule]\n", "[schedule]\ntick_s = 60\nmin_interval_s = 2\nmax_interval_s = 2\n")
+            + f'[fetch]\nallowed_networks = ["127.0.0.1/32"]\n[[feeds]]\nurl = {json.dumps(url)}\n'
+        )
+        proc = start(config, tmp_path, TEST_WHSEC=WHSEC)
+        engine = make_engine(db_url)
+        try:
+            wait_for(lambda: feeds.requests("/press.xml") == 1, timeout=30)
+            (state,) = wait_for_value(lambda: [f for f in FeedStore(engine).all() if f.last_polled_at], timeout=10)
+            wait_for(lambda: feeds.requests("/press.xml") == 2, timeout=10)
+            second_poll = time.time()
+            assert state.next_poll_at is not None
+            # polled when due (±10 % jitter on 2 s), not at the next tick a minute later
+            assert -0.2 < second_poll - state.next_poll_at.timestamp() < 1.5
+
+            fresh = {"title": "ILO Governing Body opens", "link": "https://press.example/ilo-gb", "guid": "ilo-gb",
+                     "description": "The International Labour Organization Governing Body met in Geneva.",
+                     "pubDate": datetime.now(UTC)}
+            feeds.publish("/press.xml", feed_xml([fresh, *entries]))
+            published = time.monotonic()
+            wait_for(lambda: any("ilo-gb" in r.body.decode() for r in rx.received), timeout=15)
+            # the next poll within ~2 s, then delivered at once, not at the dispatch tick
+            assert time.monotonic() - published < 5
+
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=15) == 0
+        finally:
+            engine.dispose()
+            proc.kill()
+            proc.wait()
+
+
+def wait_for_value(produce, timeout: float):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := produce():
+            return value
+        time.sleep(0.02)
+    raise AssertionError("no value in time")

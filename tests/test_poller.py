@@ -199,3 +199,53 @@ def test_two_processes_started_together_poll_each_feed_once(
     with app.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(StoredItem)).scalar_one() == 40
     app.engine.dispose()
+
+
+def test_claims_hand_out_a_few_feeds_per_origin_and_finish_an_origin_first() -> None:
+    from monitor.poller import _DuePlan
+
+    plan = _DuePlan(per_origin=2)
+    plan.refill([(1, "http://a.example/1"), (2, "http://b.example/1"), (3, "http://A.example/2"),
+                 (4, "http://b.example/2"), (5, "http://a.example/3"), (6, "https://a.example/4"),
+                 (7, "http://c.example:8080/1")])
+    assert plan.take(3) == [1, 3, 2]  # origins in order of their most overdue feed; a: 2, b: what fits
+    assert plan.take(10) == [5, 4, 6, 7]  # a goes on first; https://a is another origin
+    assert not plan and plan.take(1) == []
+
+
+def test_a_cycle_fetches_each_origins_feeds_on_its_own_connections(tmp_path: Path, db_url: str) -> None:
+    """Three sites, a pool of two connections: claims grouped by origin reuse them;
+    claims across all sites at once would reconnect for nearly every request."""
+    with FeedServer() as a, FeedServer() as b, FeedServer() as c:
+        sites = [a, b, c]
+        urls = [sites[n % 3].add_feed(f"/f{n}.xml", feed_xml(seed_entries())) for n in range(24)]
+        config = write_config(tmp_path, db_url, urls, fetch={"concurrency": 2, "per_host_concurrency": 1})
+        cycle(config)
+        for site in sites:
+            site.reset_stats()
+        report = cycle(config, all_feeds=True)
+        assert [p.result for p in report.polls] == ["not-modified"] * 24
+        assert sum(site.connections for site in sites) <= 6  # one or two per site
+
+
+def test_a_cycle_records_its_successes_in_a_few_transactions(
+    server: FeedServer, tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    urls = [server.add_feed(f"/f{n}.xml", feed_xml(seed_entries())) for n in range(20)]
+    config = write_config(tmp_path, db_url, urls)
+    cycle(config)
+    batches: list[int] = []
+    record_many = FeedStore.record_many
+
+    def counting(self: FeedStore, owner: str, successes: list) -> int:
+        batches.append(len(successes))
+        return record_many(self, owner, successes)
+
+    monkeypatch.setattr(FeedStore, "record_many", counting)
+    report = cycle(config, all_feeds=True)
+    assert [p.result for p in report.polls] == ["not-modified"] * 20
+    assert sum(batches) == 20 and len(batches) <= 5
+    app = App(load_config(config))
+    states = FeedStore(app.engine).all()
+    app.engine.dispose()
+    assert all(s.lease_owner is None and s.next_poll_at > datetime.now(UTC) for s in states)

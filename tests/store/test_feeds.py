@@ -10,7 +10,7 @@ import pytest
 
 from monitor.store import migrations
 from monitor.store.engine import make_engine
-from monitor.store.feeds import REMOVED, FeedStore, ListedFeed
+from monitor.store.feeds import REMOVED, FeedStore, ListedFeed, Success
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=5)
@@ -100,3 +100,76 @@ def test_racing_claimers_never_share_a_feed(feeds: FeedStore, db_url: str) -> No
     assert sorted(every) == sorted({f.id for f in feeds.all()})  # each exactly once
     for s in stores:
         s.engine.dispose()
+
+
+def test_next_due_is_the_earliest_time_a_feed_can_be_claimed(feeds: FeedStore) -> None:
+    assert feeds.next_due() is None  # no feeds at all
+    feeds.sync(listed("https://a/rss", "https://b/rss", "https://c/rss"), NOW)
+    assert feeds.next_due() == NOW
+    a, b, c = feeds.claim_due("p", LEASE, 10, now=NOW)
+    assert feeds.next_due() == NOW + LEASE  # all leased: due when the leases end
+    feeds.record_success(a.id, "p", now=NOW, next_poll_at=NOW + timedelta(minutes=10), interval_s=600,
+                         etag=None, last_modified=None)
+    feeds.record_success(b.id, "p", now=NOW, next_poll_at=NOW + timedelta(minutes=2), interval_s=120,
+                         etag=None, last_modified=None)
+    assert feeds.next_due() == NOW + timedelta(minutes=2)  # c's lease (until +5) is later
+    feeds.sync(listed("https://a/rss", "https://c/rss"), NOW)  # b removed: disabled feeds do not count
+    assert feeds.next_due() == NOW + LEASE
+
+
+def test_record_many_writes_a_batch_and_skips_feeds_whose_lease_was_lost(feeds: FeedStore) -> None:
+    feeds.sync(listed("https://a/rss", "https://b/rss"), NOW)
+    a, b = feeds.claim_due("p", LEASE, 10, now=NOW)
+    assert feeds.record_many("p", [Success(a.id, NOW, NOW + timedelta(hours=1), 3600, '"a1"', None, title="A",
+                                           publish_gap_s=60.0, newest_entry_at=NOW)]) == 1
+    later = NOW + timedelta(hours=2)
+    (b,) = feeds.claim_due("q", LEASE, 10, now=later, ids=[b.id])  # p's lease on b expired: q took it
+    (a,) = feeds.claim_due("p", LEASE, 10, now=later, ids=[a.id])
+    held = feeds.record_many("p", [
+        Success(a.id, later, later + timedelta(hours=1), 3600, '"a2"', "Mon, 23 Nov 2026 12:00:00 GMT"),
+        Success(b.id, later, later + timedelta(hours=1), 3600, '"b"', None, title="B", problem="malformed"),
+    ])
+    assert held == 1
+    states = {f.url: f for f in feeds.all()}
+    a, b = states["https://a/rss"], states["https://b/rss"]
+    # a poll that learnt no title, gap or newest entry keeps the stored ones
+    assert (a.etag, a.title, a.publish_gap_s, a.newest_entry_at) == ('"a2"', "A", 60.0, NOW)
+    assert (a.last_success_at, a.lease_owner, a.last_error) == (later, None, None)
+    assert (b.lease_owner, b.etag, b.title, b.last_error) == ("q", None, None, None)  # left to its new holder
+    assert feeds.record_many("p", []) == 0
+
+
+def test_claims_can_be_limited_to_planned_feeds(feeds: FeedStore) -> None:
+    feeds.sync(listed("https://a/rss", "https://b/rss", "https://c/rss"), NOW)
+    due = feeds.due(now=NOW)
+    assert [url for _, url in due] == ["https://a/rss", "https://b/rss", "https://c/rss"]
+    ids = {url: feed_id for feed_id, url in due}
+    (c,) = feeds.claim_due("p", LEASE, 10, now=NOW, ids=[ids["https://c/rss"]])
+    assert c.url == "https://c/rss"
+    assert feeds.claim_due("q", LEASE, 10, now=NOW, ids=[ids["https://c/rss"]]) == []  # already leased
+    assert [url for _, url in feeds.due(now=NOW)] == ["https://a/rss", "https://b/rss"]
+
+
+def test_instances_starting_together_add_each_new_feed_once(feeds: FeedStore, db_url: str) -> None:
+    urls = [f"https://f{n}/rss" for n in range(40)]
+    stores = [FeedStore(make_engine(db_url)) for _ in range(4)]
+    barrier = threading.Barrier(len(stores))
+    added: list[int] = []
+    errors: list[Exception] = []
+
+    def sync(store: FeedStore) -> None:
+        barrier.wait()
+        try:
+            added.append(store.sync(listed(*urls), NOW).added)
+        except Exception as exc:  # noqa: BLE001 - the test reports it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=sync, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for s in stores:
+        s.engine.dispose()
+    assert errors == [] and sum(added) == len(urls)
+    assert sorted(f.url for f in feeds.all()) == sorted(urls)
