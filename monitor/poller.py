@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -98,38 +98,60 @@ class _Successes:
 
 
 class _DuePlan:
-    """The due feeds of a cycle by origin, handed out `per_origin` at a time.
+    """The due feeds of a cycle by origin, handed out so that each origin under way
+    has `per_origin` feeds claimed and not finished, and no more origins are under
+    way than that fills.
 
-    An origin stays first in line until all its feeds are handed out, so the
-    next claim goes on with the origins whose connections are open. Origins are
-    in the order of their most overdue feed.
+    Origins already under way are topped up first (their connections are open),
+    then new ones start, in the order of their most overdue feed. Only when too
+    few origins are left to fill a claim does each get more, evenly.
     """
 
     def __init__(self, per_origin: int) -> None:
         self.per_origin = max(per_origin, 1)
-        self._origins: dict[str, deque[int]] = {}
+        self._queued: dict[str, deque[int]] = {}
+        self._origin_of: dict[int, str] = {}
+        self._under_way: Counter[str] = Counter()  # handed out and not finished, per origin
 
     def __bool__(self) -> bool:
-        return bool(self._origins)
+        return bool(self._queued)
 
     def refill(self, due: Sequence[tuple[int, str]]) -> None:
         """`due`: (feed id, url), most overdue first (`FeedStore.due`)."""
         for feed_id, url in due:
             parts = urlsplit(url)
-            self._origins.setdefault(f"{parts.scheme}://{parts.netloc}".lower(), deque()).append(feed_id)
+            origin = f"{parts.scheme}://{parts.netloc}".lower()
+            self._origin_of[feed_id] = origin
+            self._queued.setdefault(origin, deque()).append(feed_id)
 
     def take(self, limit: int) -> list[int]:
-        """Up to `limit` feed ids, at most `per_origin` of each origin, first origins first."""
+        """Up to `limit` feed ids (see the class docstring)."""
         ids: list[int] = []
-        for origin in list(self._origins):
+        cap = self.per_origin
+        while len(ids) < limit and self._queued:
+            ids += self._take(limit - len(ids), cap)
+            cap += self.per_origin
+        return ids
+
+    def _take(self, limit: int, cap: int) -> list[int]:
+        """Up to `limit` ids, topping origins up to `cap` under way, those under way first."""
+        ids: list[int] = []
+        for origin in sorted(self._queued, key=lambda o: self._under_way[o] == 0):  # stable sort
+            queue = self._queued[origin]
+            for _ in range(max(0, min(cap - self._under_way[origin], limit - len(ids), len(queue)))):
+                ids.append(queue.popleft())
+                self._under_way[origin] += 1
+            if not queue:
+                del self._queued[origin]
             if len(ids) >= limit:
                 break
-            queue = self._origins[origin]
-            for _ in range(min(self.per_origin, limit - len(ids), len(queue))):
-                ids.append(queue.popleft())
-            if not queue:
-                del self._origins[origin]
         return ids
+
+    def done(self, feed_id: int) -> None:
+        """A feed handed out is finished (or someone else had claimed it)."""
+        origin = self._origin_of.get(feed_id)
+        if origin is not None and self._under_way[origin] > 0:
+            self._under_way[origin] -= 1
 
 
 class Poller:
@@ -191,6 +213,7 @@ class Poller:
             for task in done:
                 inflight.discard(task)
                 report.polls.append(task.result())
+                plan.done(report.polls[-1].feed_id)
                 self.last_progress = time.monotonic()
             if self._successes.due_in() == 0.0:
                 await self._flush()
@@ -211,6 +234,8 @@ class Poller:
             plan.refill(await self._db(self.feeds.due, due_by=due_by))
         while ids := plan.take(limit):
             claimed = await self._db(self.feeds.claim_due, self.owner, lease, len(ids), due_by=due_by, ids=ids)
+            for feed_id in set(ids) - {f.id for f in claimed}:
+                plan.done(feed_id)
             if claimed:
                 return claimed
         return []

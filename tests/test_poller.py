@@ -211,16 +211,20 @@ def test_two_processes_started_together_poll_each_feed_once(
     app.engine.dispose()
 
 
-def test_claims_hand_out_a_few_feeds_per_origin_and_finish_an_origin_first() -> None:
+def test_claims_keep_a_few_feeds_of_each_origin_under_way() -> None:
     from monitor.poller import _DuePlan
 
     plan = _DuePlan(per_origin=2)
-    plan.refill([(1, "http://a.example/1"), (2, "http://b.example/1"), (3, "http://A.example/2"),
-                 (4, "http://b.example/2"), (5, "http://a.example/3"), (6, "https://a.example/4"),
-                 (7, "http://c.example:8080/1")])
-    assert plan.take(3) == [1, 3, 2]  # origins in order of their most overdue feed; a: 2, b: what fits
-    assert plan.take(10) == [5, 4, 6, 7]  # a goes on first; https://a is another origin
-    assert not plan and plan.take(1) == []
+    a, b, c = "http://a.example/", "http://B.example/", "http://c.example:8080/"
+    plan.refill([(1, a + "1"), (2, b + "1"), (3, a + "2"), (4, b + "2"), (5, a + "3"), (6, c + "1"),
+                 (7, a + "4"), (8, "https://a.example/5"), (9, a + "6")])
+    assert plan.take(4) == [1, 3, 2, 4]  # origins in order of their most overdue feed, 2 each
+    assert plan.take(3) == [6, 8, 5]  # a is full: new origins (https://a is another one)...
+    assert plan.take(1) == [7]  # ...and only when there are none left, more of each
+    plan.done(1)
+    plan.done(3)
+    assert plan.take(5) == [9]
+    assert not plan
 
 
 def test_a_cycle_fetches_each_origins_feeds_on_its_own_connections(tmp_path: Path, db_url: str) -> None:
