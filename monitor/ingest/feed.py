@@ -20,7 +20,8 @@ like with their content), links inside the markup are not kept, and whatever
 is shown (dashboard, alerts) is escaped. Entry and feed links are still
 resolved against the document's base: feedparser does that separately.
 
-feedparser is lenient: it still returns entries from a broken document and
+Plain RSS 2.0, which most press offices serve, is read by `plainrss` instead:
+the same result at a tenth of the cost (see there). feedparser is lenient: it still returns entries from a broken document and
 sets `bozo`. We keep such entries (losing a press release because a feed has a
 stray `&` would be worse) but say so: `ParsedFeed.problem` carries the message
 and the items are flagged. A document that yields nothing and is not a feed at
@@ -44,6 +45,7 @@ from typing import Any, Final
 import charset_normalizer
 import feedparser
 
+from monitor.ingest import plainrss
 from monitor.items import Item
 
 __all__ = ["FeedError", "ParsedFeed", "parse_feed"]
@@ -73,15 +75,50 @@ def parse_feed(body: bytes, headers: Mapping[str, str], *, source: str) -> Parse
     if not body.lstrip(_WHITESPACE_AND_BOM):
         raise FeedError("empty body")
     lowered = {k.lower(): v for k, v in headers.items()}
-    content_type = lowered.get("content-type", "")
-    text, encoding_problem = _decode(body, _http_charset(content_type))
+    text, encoding_problem = _decode(body, _http_charset(lowered.get("content-type", "")))
+    flags = (ENCODING_GUESSED,) if encoding_problem else ()
+    plain = plainrss.read(text, lowered)
+    if plain is not None:  # plain RSS 2.0, read as feedparser would but 10x faster
+        return _from_plain(plain, lowered, source=source, flags=flags, problem=encoding_problem)
+    return _with_feedparser(body, text, lowered, source=source, encoding_problem=encoding_problem)
+
+
+def _from_plain(
+    plain: plainrss.PlainFeed, headers: Mapping[str, str], *, source: str, flags: tuple[str, ...], problem: str | None
+) -> ParsedFeed:
+    feed_title = _clean(plain.title)
+    feed_language = _clean(plain.language) or _clean(headers.get("content-language"))
+    entry_language = _clean(plain.entry_language)
+    items = [
+        Item(
+            source=source,
+            guid=_clean(entry.guid) or _clean(entry.link) or _content_guid(entry.title, entry.summary),
+            url=_clean(entry.link),
+            title=entry.title,
+            text=entry.text,
+            published=_utc(entry.published),
+            language=(entry_language if entry.has_language else None) or feed_language,
+            origin=feed_title,
+            flags=flags,
+        )
+        for entry in plain.entries
+    ]
+    return ParsedFeed(
+        title=feed_title, link=_clean(plain.link), items=items, ttl_seconds=_ttl_seconds(plain.ttl), problem=problem
+    )
+
+
+def _with_feedparser(
+    body: bytes, text: str, headers: Mapping[str, str], *, source: str, encoding_problem: str | None
+) -> ParsedFeed:
+    content_type = headers.get("content-type", "")
     parsed = feedparser.parse(
         io.BytesIO(text.encode("utf-8")),
         response_headers={
             # Already decoded (see `_decode`): feedparser gets UTF-8 and is told so.
             "content-type": "application/xml; charset=utf-8",
-            "content-location": lowered.get("content-location", ""),
-            "content-language": lowered.get("content-language", ""),
+            "content-location": headers.get("content-location", ""),
+            "content-language": headers.get("content-language", ""),
         },
         sanitize_html=False,  # see the module docstring: normalize() makes text of it
         resolve_relative_uris=False,
@@ -105,7 +142,7 @@ def parse_feed(body: bytes, headers: Mapping[str, str], *, source: str) -> Parse
 
     feed = parsed.get("feed") or {}
     feed_title = _clean(feed.get("title"))
-    feed_language = _clean(feed.get("language")) or _clean(lowered.get("content-language"))
+    feed_language = _clean(feed.get("language")) or _clean(headers.get("content-language"))
     items = [
         _item(entry, source=source, origin=feed_title, language=feed_language, flags=flags)
         for entry in entries
@@ -236,8 +273,11 @@ def _content_guid(title: str, summary: str) -> str:
 
 
 def _published(entry: Any) -> datetime | None:
+    return _utc(entry.get("published_parsed") or entry.get("updated_parsed"))
+
+
+def _utc(parsed: time.struct_time | None) -> datetime | None:
     """feedparser normalizes dates to UTC struct_time; make them aware datetimes."""
-    parsed: time.struct_time | None = entry.get("published_parsed") or entry.get("updated_parsed")
     if parsed is None:
         return None
     try:
