@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from itertools import chain
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -80,12 +82,20 @@ def fold_words(text: str) -> list[str]:
 
 
 def fingerprint(item: Item) -> Fingerprint:
-    words = fold_words(f"{item.title}\n{item.text}")
-    content_hash = hashlib.sha256(" ".join(words).encode()).hexdigest()
-    simhash = _simhash(words)
-    bands = tuple((simhash >> shift) & 0xFFFF for shift in (0, 16, 32, 48))
-    signed = simhash - (1 << 64) if simhash >= 1 << 63 else simhash
-    return Fingerprint(content_hash, signed, bands, len(words))  # type: ignore[arg-type]
+    return fingerprints([item])[0]
+
+
+def fingerprints(items: Sequence[Item]) -> list[Fingerprint]:
+    """The fingerprints of a batch: one pass of numpy for all of it, which costs
+    a fifth of doing it item by item (numpy's cost is per call, not per word)."""
+    word_lists = [fold_words(f"{item.title}\n{item.text}") for item in items]
+    result = []
+    for words, simhash in zip(word_lists, _simhashes(word_lists), strict=True):
+        content_hash = hashlib.sha256(" ".join(words).encode()).hexdigest()
+        bands = tuple((simhash >> shift) & 0xFFFF for shift in (0, 16, 32, 48))
+        signed = simhash - (1 << 64) if simhash >= 1 << 63 else simhash
+        result.append(Fingerprint(content_hash, signed, bands, len(words)))  # type: ignore[arg-type]
+    return result
 
 
 def same_story(a: str, b: str) -> bool:
@@ -106,20 +116,30 @@ def hamming(a: int, b: int) -> int:
     return ((a ^ b) & _MASK64).bit_count()
 
 
-def _simhash(words: list[str]) -> int:
+def _simhashes(word_lists: Sequence[list[str]]) -> list[int]:
     # Word bigrams: a light edit of a 300-word release moves 2-3 bits, while a
     # different story on the same subject lands 25+ bits away (see tests).
     # Each distinct word is hashed once (blake2b: stable across processes, unlike
-    # hash()); a pair's hash mixes its two word hashes in numpy.
-    if not words:
-        words = [""]
-    hashes = np.array(list(map(_word_hash, words)), dtype=np.uint64)
-    left, right = (hashes[:-1], hashes[1:]) if len(hashes) > 1 else (hashes, hashes)
+    # hash()); a pair's hash mixes its two word hashes in numpy. A text of one
+    # word pairs it with itself, and no words at all counts as the word "".
+    if not word_lists:
+        return []
+    lists = [words or [""] for words in word_lists]
+    lengths = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+    hashes = np.fromiter(map(_word_hash, chain.from_iterable(lists)), dtype=np.uint64, count=int(lengths.sum()))
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    # Each text's pairs: (word i, word i + 1); for a one-word text, (word 0, word 0).
+    counts = np.maximum(lengths - 1, 1)
+    first_pair = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    left = np.arange(int(counts.sum())) - np.repeat(first_pair - starts, counts)
+    right = left + np.repeat(lengths > 1, counts)
     with np.errstate(over="ignore"):
-        pairs = _mix(left * np.uint64(0x9E3779B97F4A7C15) ^ ((right << np.uint64(29)) | (right >> np.uint64(35))))
+        lo, hi = hashes[left], hashes[right]
+        pairs = _mix(lo * np.uint64(0x9E3779B97F4A7C15) ^ ((hi << np.uint64(29)) | (hi >> np.uint64(35))))
     bits = np.unpackbits(pairs.astype(">u8").view(np.uint8).reshape(len(pairs), 8), axis=1)
-    votes = bits.sum(axis=0, dtype=np.int64) * 2 > len(pairs)
-    return int.from_bytes(np.packbits(votes).tobytes(), "big")
+    ones = np.add.reduceat(bits, first_pair, axis=0, dtype=np.int64)
+    votes = np.packbits(ones * 2 > counts[:, None], axis=1)
+    return [int.from_bytes(row.tobytes(), "big") for row in votes]
 
 
 def _mix(x: np.ndarray) -> np.ndarray:

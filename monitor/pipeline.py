@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from monitor.dedupe import canonical_url, fingerprint
+from monitor.dedupe import canonical_url, fingerprints
 from monitor.items import Hit, Item
 from monitor.normalize import normalize
 from monitor.rules import Matcher
@@ -47,18 +47,18 @@ class Pipeline:
 
     def prepare(self, items: Iterable[Item]) -> list[Classified]:
         """Everything decided about a batch, without I/O: safe to run in a worker process."""
-        prepared = []
-        for raw in items:
-            item, hits = self.classify(raw)
-            prepared.append(
-                Classified(
-                    item=item,
-                    hits=hits,
-                    fingerprint=fingerprint(item),
-                    canonical_url=canonical_url(item.url),
-                    alerts=self.router(item, hits) if hits else (),
-                )
+        classified = [self.classify(raw) for raw in items]
+        prints = fingerprints([item for item, _ in classified])
+        prepared = [
+            Classified(
+                item=item,
+                hits=hits,
+                fingerprint=print_,
+                canonical_url=canonical_url(item.url),
+                alerts=self.router(item, hits) if hits else (),
             )
+            for (item, hits), print_ in zip(classified, prints, strict=True)
+        ]
         return prepared
 
     def commit(self, source: str, prepared: Sequence[Classified], *, dry_run: bool = False) -> list[Result]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.dedupe import canonical_url, fingerprint, hamming
+from monitor.dedupe import canonical_url, fingerprint, fingerprints, hamming
 from monitor.items import Item
 from tests.conftest import SEEDS
 
@@ -83,3 +83,19 @@ def test_same_story_accepts_an_edited_copy_and_rejects_shared_boilerplate() -> N
     first = "The minister met the ILO delegation on labour standards. " + BOILERPLATE
     second = "The minister received the OSCE envoy to discuss elections. " + BOILERPLATE
     assert not same_story(first + " " + release[:300], second + " " + next(SEEDS.glob("000_*.txt")).read_text()[:300])
+
+
+def test_fingerprints_never_change_across_versions() -> None:
+    """They are stored: a changed hash would make every stored story look new."""
+    short = Item(source="s", guid="g", title="Minsk meets OHCHR",
+                 text="The Office of the High Commissioner for Human Rights and Belarus held consultations.")
+    assert fingerprint(short).simhash == 4169590021047237584
+    assert fingerprint(short).content_hash == "38fe2d39a0fa0ded1512707a4c69cf16512e6a4564bb092760fbaec53065914b"
+
+
+def test_a_batch_gets_the_fingerprints_its_items_get_one_by_one() -> None:
+    seeds = [path.read_text(encoding="utf-8") for path in sorted(SEEDS.glob("*.txt"))]
+    texts = [STORY, "", "one", "two words", "Türk, Türk!", STORY[:200], *seeds]
+    batch = [item(text, title=title) for text in texts for title in ("", "Sekreta meets Türk")]
+    assert fingerprints(batch) == [fingerprint(one) for one in batch]
+    assert fingerprints([]) == []
