@@ -26,7 +26,12 @@ def make_engine(
     url = normalize_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, **kwargs)
+        # No server-side prepared statements: psycopg prepares a query after 5 runs,
+        # and PostgreSQL may then keep one generic plan made while `items` was empty
+        # (a sequential scan) for the life of the connection, however large the table
+        # grows. The duplicate lookups slowed from 0.05 to 15 ms each that way.
+        connect_args = {"prepare_threshold": None, **kwargs.pop("connect_args", {})}
+        return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
 
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
