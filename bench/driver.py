@@ -16,6 +16,8 @@ Protocol: one JSON line `{"ready": ...}` once built, then one JSON answer per
 command line on stdin:
 
     {"cmd": "cycle", "fresh_connections": true}  -> {"seconds", "results", "new_items", "memory", ...}
+    {"cmd": "cycle", "make_due": false}          -> the same, without first making every feed due
+                                                    (when several drivers share one database)
     {"cmd": "memory"}                            -> {"memory": ...}   (after gc.collect())
 
 EOF on stdin shuts it down as the daemon does. The protocol uses a duplicate
@@ -56,10 +58,11 @@ class Driver:
         self.cycles = 0
         self.profile = profile
 
-    async def cycle(self, *, fresh_connections: bool) -> dict[str, Any]:
+    async def cycle(self, *, fresh_connections: bool, make_due: bool = True) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
         poller = self.runtime.poller
-        await loop.run_in_executor(self.db, poller.feeds.make_all_due)
+        if make_due:
+            await loop.run_in_executor(self.db, poller.feeds.make_all_due)
         if fresh_connections:
             await self.runtime.fetcher.aclose()
             self.runtime.fetcher = poller.fetcher = Fetcher(self.runtime.app.config.settings.fetch)
@@ -108,7 +111,8 @@ async def serve(config_path: Path, out: TextIO, profile: Path | None) -> None:
         while line := await loop.run_in_executor(None, sys.stdin.readline):
             command = json.loads(line)
             if command["cmd"] == "cycle":
-                answer(await driver.cycle(fresh_connections=bool(command.get("fresh_connections"))))
+                answer(await driver.cycle(fresh_connections=bool(command.get("fresh_connections")),
+                                          make_due=bool(command.get("make_due", True))))
             elif command["cmd"] == "memory":
                 answer(await driver.memory())
             else:
@@ -158,10 +162,18 @@ class DaemonProcess:
         answer: dict[str, Any] = json.loads(line)
         return answer
 
-    def _call(self, **command: Any) -> dict[str, Any]:
+    def send(self, **command: Any) -> None:
+        """Send a command without waiting for its answer (`receive` reads it): several
+        drivers can then start a cycle at the same moment."""
         assert self._process.stdin is not None
         self._process.stdin.write(json.dumps(command) + "\n")
         self._process.stdin.flush()
+
+    def receive(self) -> dict[str, Any]:
+        return self._read()
+
+    def _call(self, **command: Any) -> dict[str, Any]:
+        self.send(**command)
         return self._read()
 
     def cycle(self, *, fresh_connections: bool = True) -> dict[str, Any]:

@@ -66,6 +66,7 @@ QUICK = Scale(feeds=100, hosts=5, changed=5, classify_items=2_000, fixtures=1_00
               sweep=((8, 2), (16, 4)), latency_interval=10, latency_samples=8)
 
 PARTS = ("cycles", "latency", "breakdown", "classify", "replay", "sweep")
+EXTRA_PARTS = ("instances",)  # only with --only: needs PostgreSQL (see bench/instances.py)
 
 
 @dataclass
@@ -278,6 +279,13 @@ class Bench:
             f"replay: {result['items']} items ({result['new']} new, {result['matched']} matched, "
             f"{result['errors']} errors): load {result['load_s']:.2f}s + run {result['run_s']:.2f}s")
 
+    # -- two instances on one PostgreSQL database ---------------------------------------
+
+    def instances(self) -> None:
+        from bench.instances import run as run_instances  # psycopg only when asked for
+
+        run_instances(quick=self.scale is QUICK, work=self.work, report=self.report, progress=progress)
+
     # -- latency -------------------------------------------------------------------------
 
     def latency(self) -> None:
@@ -384,14 +392,16 @@ def workdir(keep: bool) -> Iterator[Path]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a tenth of the size")
-    parser.add_argument("--only", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)}")
+    parser.add_argument("--only", default=",".join(PARTS),
+                        help=f"comma-separated subset of {','.join(PARTS + EXTRA_PARTS)} (default: all but "
+                             f"{','.join(EXTRA_PARTS)})")
     parser.add_argument("--no-sweep", action="store_true", help="skip the concurrency sweep")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (configs, logs, databases)")
     parser.add_argument("--gzip", action="store_true", help="serve feeds gzip-compressed")
     args = parser.parse_args(argv)
     scale = QUICK if args.quick else FULL
     parts = [p for p in args.only.split(",") if p]
-    if unknown := set(parts) - set(PARTS):
+    if unknown := set(parts) - set(PARTS + EXTRA_PARTS):
         parser.error(f"unknown parts: {', '.join(sorted(unknown))}")
     if args.no_sweep and "sweep" in parts:
         parts.remove("sweep")
@@ -402,7 +412,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     progress(f"{machine()}; {scale.feeds} feeds on {scale.hosts} hosts; load {load_before}")
     with workdir(args.keep) as work, ServerProcess(feeds=scale.feeds, hosts=scale.hosts, gzip=args.gzip) as server:
         bench = Bench(scale, work, server, report)
-        for part in PARTS:
+        for part in PARTS + EXTRA_PARTS:
             if part in parts:
                 progress(f"--- {part}")
                 getattr(bench, part)()

@@ -18,6 +18,8 @@ then answers one JSON line per JSON command line on stdin:
     {"cmd": "publish", "count": 50}            -> {"published": [{url, guid, title}], "at": epoch}
     {"cmd": "publish", "count": 1, "mentions": true}
     {"cmd": "stats"}                           -> {"requests": n, "connections": n}
+    {"cmd": "fetches"}                         -> {"histogram": {"<requests>": feeds}, "not_once": [...],
+                                                   "max_in_flight_per_host": n}  (since the last reset)
     {"cmd": "reset"}                           -> {"ok": true}   (zero the counters)
 
 EOF on stdin stops it. `ServerProcess` is the client side.
@@ -30,6 +32,7 @@ import json
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from types import TracebackType
@@ -94,6 +97,16 @@ class FeedFarm:
             "connections": sum(s.connections for s in self.servers),
         }
 
+    def fetches(self) -> dict[str, Any]:
+        """How many times each feed was requested: a histogram, and the first feeds not requested exactly once."""
+        counts = [self._server(n).requests(self._path(n)) for n in range(len(self.urls))]
+        histogram = Counter(counts)
+        return {
+            "histogram": {str(k): v for k, v in sorted(histogram.items())},
+            "not_once": [{"feed": n, "requests": c} for n, c in enumerate(counts) if c != 1][:10],
+            "max_in_flight_per_host": max(s.max_in_flight for s in self.servers),
+        }
+
     def reset(self) -> None:
         for server in self.servers:
             server.reset_stats()
@@ -106,6 +119,8 @@ def _answer(farm: FeedFarm, command: dict[str, Any]) -> dict[str, Any]:
             return {"published": published, "at": time.time()}
         case "stats":
             return dict(farm.stats())
+        case "fetches":
+            return farm.fetches()
         case "reset":
             farm.reset()
             return {"ok": True}
@@ -169,6 +184,9 @@ class ServerProcess:
 
     def stats(self) -> dict[str, int]:
         return {k: int(v) for k, v in self.call("stats").items()}
+
+    def fetches(self) -> dict[str, Any]:
+        return self.call("fetches")
 
     def reset(self) -> None:
         self.call("reset")
