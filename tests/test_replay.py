@@ -207,3 +207,54 @@ def test_worker_processes_classify_exactly_as_the_serial_path(config_file: Path,
         (r.item.title, r.rules, list(r.hits)) for r in serial]
     assert [r.outcome.status for r in parallel] == ["new", "new"]
     assert count_items(db_url) == 2
+
+
+def test_the_replay_pool_prepares_in_small_tasks_and_stores_in_batches(
+    config_file: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches of 4 items, prepared by `worker_pool`'s workers in tasks of 3: each
+    batch gets back its own items, in order, whatever the cut."""
+    import dataclasses
+
+    from monitor import replay
+    from monitor.app import App
+    from monitor.config import load_config
+
+    monkeypatch.setattr(replay, "BATCH", 4)
+    monkeypatch.setattr(replay, "PREPARE_CHUNK", 3)
+    monkeypatch.setattr(replay, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    app = App(load_config(config_file))
+    app.upgrade()
+    loaded = replay.load(replay.fixture_paths([str(SEEDS)]))
+    items = [dataclasses.replace(item, source="replay:copies", guid=f"{n}")
+             for n, item in enumerate(loaded.items * 3)]  # 6 items: 2 stories, each told 3 times
+    serial = list(replay.run(app.pipeline(), items, dry_run=True))
+    pool = replay.worker_pool(app.config.rule_paths, app.config.settings.routes, len(items))
+    assert pool is not None
+    with pool:
+        parallel = list(replay.run(app.pipeline(), items, dry_run=False, workers=pool))
+    app.engine.dispose()
+    assert [r.item.guid for r in parallel] == [str(n) for n in range(6)]
+    assert [(r.item.title, list(r.hits)) for r in parallel] == [(r.item.title, list(r.hits)) for r in serial]
+    assert [(r.outcome.status, r.outcome.reason) for r in parallel] == [("new", None)] * 2 + [("seen", "story")] * 4
+    assert count_items(db_url) == 6
+
+
+def test_many_files_are_parsed_in_parallel_with_the_same_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from monitor import replay
+
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"\xff\xfe\x00\x00garbage\x00\x81\x8d")
+    paths = [*replay.fixture_paths([str(SEEDS)]), bad, SEED_000]
+    serial = replay.load(paths)
+    monkeypatch.setattr(replay, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(replay, "LOAD_CHUNK", 2)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    advanced: list[int] = []
+    parallel = replay.load(paths, advanced.append)
+    assert parallel.items == serial.items and parallel.files == serial.files == 3
+    assert [str(e) for e in parallel.errors] == [str(e) for e in serial.errors] and len(serial.errors) == 1
+    assert sum(advanced) == len(paths)

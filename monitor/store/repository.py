@@ -9,13 +9,14 @@ two processes racing on the same entry store it once and both see the truth.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, any_, bindparam, func, literal_column, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from monitor.dedupe import MIN_WORDS_FOR_NEAR, NEAR_DUPLICATE_BITS, Fingerprint, hamming, same_story
@@ -64,15 +65,21 @@ class Store:
         self._dialect = engine.dialect.name
 
     @cached_property
-    def insert_item(self) -> Any:
-        """Built once: SQLAlchemy then reuses the compiled statement for every row."""
+    def insert_items(self) -> Any:
+        """Built once, so SQLAlchemy reuses the compiled statement. Executed with a
+        list of rows it becomes one multi-row INSERT … RETURNING ("insertmanyvalues")."""
         return (self._insert(items_t).on_conflict_do_nothing(index_elements=["feed_id", "guid"])
-                .returning(items_t.c.id))
+                .returning(items_t.c.id, items_t.c.guid))
 
     @cached_property
-    def insert_alert(self) -> Any:
+    def insert_alerts(self) -> Any:
         return (self._insert(alerts_t).on_conflict_do_nothing(index_elements=["item_id", "channel"])
-                .returning(alerts_t.c.id))
+                .returning(alerts_t.c.id, alerts_t.c.item_id, alerts_t.c.channel))
+
+    @cached_property
+    def link_story(self) -> Any:
+        return (items_t.update().where(items_t.c.id == bindparam("row_id"))
+                .values(duplicate_of=bindparam("root_id")))
 
     def _insert(self, table: Any) -> Any:
         return (postgresql.insert if self._dialect == "postgresql" else sqlite.insert)(table)
@@ -177,19 +184,42 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _Story:
-    """A stored item that a new one may repeat."""
+    """A stored item, or an item of this batch, that a new one may repeat.
 
-    id: int
-    root: int  # the first item of its story, which owns the alerts
+    Compared by identity: a batch keeps one `_Story` per stored item (`_Batch.stored`)."""
+
     simhash: int
+    id: int | None  # None until the batch's INSERT gives the item one
+    root: int | _Story | None  # the story's first item, which owns the alerts; None: this one
+    text: str | None = None
+    has_text: bool = False  # a stored item's text is read only when a near-duplicate needs it
+
+    @property
+    def root_id(self) -> int | None:
+        if self.root is None:
+            return self.id
+        return self.root if isinstance(self.root, int) else self.root.id
+
+
+@dataclass(slots=True)
+class _Planned:
+    """An item of the batch, judged and waiting for its INSERT."""
+
+    index: int  # its place in the batch
+    entry: Classified
+    story: _Story  # the item itself, as later items see it
+    reason: Literal["url", "story"] | None  # why it repeats an earlier story; None when it starts one
 
 
 class _Batch:
     """One `Store.ingest` call: what the database already knows about the batch,
-    fetched once, then kept up to date as the batch's own items are inserted (so
-    the second copy of a story within one batch is recognised too)."""
+    fetched once, then kept up to date as the batch's own items are judged (so
+    the second copy of a story within one batch is recognised too).
+
+    Every item is judged first, in batch order, then all are inserted with one
+    multi-row INSERT, their hits with one more and their alerts with another."""
 
     def __init__(self, store: Store, conn: Connection, feed_id: int, batch: Sequence[Classified]) -> None:
         self.store, self.conn, self.feed_id, self.batch = store, conn, feed_id, batch
@@ -197,7 +227,7 @@ class _Batch:
         self.by_url: dict[str, _Story] = {}
         self.by_hash: dict[str, _Story] = {}
         self.by_band: dict[tuple[int, int], list[_Story]] = {}
-        self.texts: dict[int, str | None] = {}
+        self.stored: dict[int, _Story] = {}
         self.hits: list[dict[str, Any]] = []
 
     def run(self) -> list[Outcome]:
@@ -215,8 +245,8 @@ class _Batch:
             entries = [self.batch[i] for i in fresh]
             self._lock_stories(entries)
             self._load_candidates(entries)
-            for index in fresh:
-                outcomes[index] = self._insert(self.batch[index])
+            for index, outcome in self._store(fresh):
+                outcomes[index] = outcome
             if self.hits:
                 self.conn.execute(hits_t.insert(), self.hits)
         return outcomes  # type: ignore[return-value]
@@ -224,15 +254,20 @@ class _Batch:
     def _known_guids(self) -> dict[str, int | None]:
         """Guids this feed already stored, with the story each belongs to."""
         guids = list({e.item.guid for e in self.batch})
-        known: dict[str, int | None] = {}
-        for chunk in _chunks(guids):
-            rows = self.conn.execute(
-                select(items_t.c.guid, items_t.c.id, items_t.c.duplicate_of).where(
-                    items_t.c.feed_id == self.feed_id, items_t.c.guid.in_(chunk)
-                )
-            )
-            known.update((r.guid, r.duplicate_of or r.id) for r in rows)
-        return known
+        rows = self.conn.execute(
+            select(items_t.c.guid, items_t.c.id, items_t.c.duplicate_of)
+            .where(items_t.c.feed_id == self.feed_id, self._in(items_t.c.guid, guids))
+        ).all()
+        return {guid: duplicate_of or item_id for guid, item_id, duplicate_of in rows}
+
+    def _in(self, column: Any, values: list[Any]) -> Any:
+        """`column IN (values)` with all the values in one parameter (an array on
+        PostgreSQL, JSON on SQLite): the SQL is then the same for any number of
+        values, so it is compiled once, with no placeholder to render per value."""
+        if self.store._dialect == "postgresql":
+            return column == any_(bindparam(None, values, type_=postgresql.ARRAY(column.type)))
+        table = func.json_each(bindparam(None, json.dumps(values)))
+        return column.in_(select(literal_column("value")).select_from(table))
 
     def _lock_stories(self, entries: Sequence[Classified]) -> None:
         if self.store._dialect != "postgresql":
@@ -247,28 +282,50 @@ class _Batch:
                    items_t.c.canonical_url, items_t.c.content_hash)
         urls = list({e.canonical_url for e in entries if e.canonical_url})
         hashes = list({e.fingerprint.content_hash for e in entries})
-        for chunk in _chunks(urls):
-            for r in self.conn.execute(select(*columns).where(items_t.c.canonical_url.in_(chunk))
-                                       .order_by(items_t.c.id)):
-                self.by_url.setdefault(r.canonical_url, _Story(r.id, r.duplicate_of or r.id, r.fingerprint))
-        for chunk in _chunks(hashes):
-            for r in self.conn.execute(select(*columns).where(items_t.c.content_hash.in_(chunk))
-                                       .order_by(items_t.c.id)):
-                self.by_hash.setdefault(r.content_hash, _Story(r.id, r.duplicate_of or r.id, r.fingerprint))
+        if urls:
+            for r in self.conn.execute(select(*columns).where(self._in(items_t.c.canonical_url, urls))
+                                       .order_by(items_t.c.id)).all():
+                self.by_url.setdefault(r.canonical_url, self._stored_story(r.id, r.duplicate_of, r.fingerprint))
+        for r in self.conn.execute(select(*columns).where(self._in(items_t.c.content_hash, hashes))
+                                   .order_by(items_t.c.id)).all():
+            self.by_hash.setdefault(r.content_hash, self._stored_story(r.id, r.duplicate_of, r.fingerprint))
         near = [e.fingerprint for e in entries if e.fingerprint.words >= MIN_WORDS_FOR_NEAR]
-        if not near:
-            return
+        if near:
+            self._load_near(near)
+
+    def _load_near(self, near: Sequence[Fingerprint]) -> None:
+        """Recent items sharing a SimHash band with one of `near` (one query for the
+        four bands, so an item sharing several comes back once), kept only if within
+        NEAR_DUPLICATE_BITS of an item of the batch: on templated press most share
+        a band with something, and `_story_of` would try each for every item."""
         bands = [items_t.c.fp_band0, items_t.c.fp_band1, items_t.c.fp_band2, items_t.c.fp_band3]
-        for n, column in enumerate(bands):
-            values = list({fp.bands[n] for fp in near})
-            for chunk in _chunks(values):
-                rows = self.conn.execute(
-                    select(items_t.c.id, items_t.c.duplicate_of, items_t.c.fingerprint, column.label("band"))
-                    .where(column.in_(chunk), items_t.c.ingested_at >= self.now - STORY_WINDOW)
-                )
-                for r in rows:
-                    self.by_band.setdefault((n, r.band), []).append(
-                        _Story(r.id, r.duplicate_of or r.id, r.fingerprint))
+        wanted: list[dict[int, list[int]]] = [{} for _ in bands]  # band value -> simhashes of the batch
+        for fp in near:
+            for n, band in enumerate(fp.bands):
+                wanted[n].setdefault(band, []).append(fp.simhash)
+        rows = self.conn.execute(
+            select(items_t.c.id, items_t.c.duplicate_of, items_t.c.fingerprint, *bands)
+            .where(or_(*(self._in(column, list(values)) for column, values in zip(bands, wanted))),
+                   items_t.c.ingested_at >= self.now - STORY_WINDOW)
+            .order_by(items_t.c.id)
+        ).all()
+        for item_id, duplicate_of, simhash, *row_bands in rows:
+            shared = [(n, band) for n, band in enumerate(row_bands) if band in wanted[n]]
+            reach = (hamming(simhash, other) for n, band in shared for other in wanted[n][band])
+            if not any(bits <= NEAR_DUPLICATE_BITS for bits in reach):
+                continue
+            story = self._stored_story(item_id, duplicate_of, simhash)
+            for key in shared:
+                self.by_band.setdefault(key, []).append(story)
+
+    def _stored_story(self, item_id: int, duplicate_of: int | None, simhash: int) -> _Story:
+        """The one `_Story` of a stored item."""
+        story = self.stored.get(item_id)
+        if story is None:
+            story = self.stored[item_id] = _Story(simhash, item_id, duplicate_of or item_id)
+        return story
+
+    # judging -------------------------------------------------------------
 
     def _story_of(self, entry: Classified) -> tuple[Literal["url", "story"] | None, _Story | None]:
         if entry.canonical_url and (story := self.by_url.get(entry.canonical_url)):
@@ -278,12 +335,12 @@ class _Batch:
             return "story", story
         if fp.words < MIN_WORDS_FOR_NEAR:
             return None, None
-        tried: set[int] = set()
+        tried: set[_Story] = set()
         for n in range(4):
             for story in self.by_band.get((n, fp.bands[n]), ()):
-                if story.id in tried:
+                if story in tried:
                     continue
-                tried.add(story.id)
+                tried.add(story)
                 if hamming(story.simhash, fp.simhash) <= NEAR_DUPLICATE_BITS and self._same_words(story, entry):
                     return "story", story
         return None, None
@@ -292,67 +349,131 @@ class _Batch:
         """SimHash finds candidates; the words decide. Two releases sharing most of
         their boilerplate can land a few bits apart and must not merge (a merged
         story alerts once, so the second one would go unheard)."""
-        if story.id not in self.texts:
-            self.texts[story.id] = self.conn.execute(
-                select(items_t.c.text).where(items_t.c.id == story.id)
-            ).scalar_one()
-        text = self.texts[story.id]
-        return text is None or same_story(text, entry.item.text)
+        if not story.has_text:
+            story.text = self.conn.execute(select(items_t.c.text).where(items_t.c.id == story.id)).scalar_one()
+            story.has_text = True
+        return story.text is None or same_story(story.text, entry.item.text)
 
-    def _insert(self, entry: Classified) -> Outcome:
-        item, fp = entry.item, entry.fingerprint
+    def _plan(self, index: int) -> _Planned:
+        """Judge one item against the database and the batch's earlier items, and
+        let the later ones see it."""
+        entry = self.batch[index]
         reason, story = self._story_of(entry)
-        story_id = story.root if story else None
-        item_id = self.conn.execute(
-            self.store.insert_item,
-            {
-                "feed_id": self.feed_id, "guid": item.guid, "url": item.url, "canonical_url": entry.canonical_url,
-                "title": item.title, "text": item.text, "published_at": item.published, "ingested_at": self.now,
-                "language": item.language, "origin": item.origin, "place": item.place, "path": item.path,
-                "flags": list(item.flags), "content_hash": fp.content_hash, "fingerprint": fp.simhash,
-                "fp_band0": fp.bands[0], "fp_band1": fp.bands[1], "fp_band2": fp.bands[2],
-                "fp_band3": fp.bands[3], "duplicate_of": story_id, "matched": bool(entry.hits),
-                "relevance": None, "labelled_at": None,
-            },
-        ).scalar()
-        if item_id is None:  # another process stored it between our check and insert
-            return Outcome("seen", None, "guid")
-        self._remember(item_id, story_id, entry)
-        self.hits.extend(
-            {"item_id": item_id, "rule": h.rule, "term": h.term, "field": h.field,
-             "start": h.start, "end": h.end, "matched": h.matched}
-            for h in entry.hits
-        )
-        if story_id is not None:
-            return Outcome("seen", item_id, reason, story_id)
-        return Outcome("new", item_id, alert_ids=self._alerts(item_id, entry))
+        root = None if story is None else story if story.root is None else story.root
+        own = _Story(entry.fingerprint.simhash, None, root, entry.item.text, has_text=True)
+        self._remember(own, entry)
+        return _Planned(index, entry, own, reason)
 
-    def _remember(self, item_id: int, story_id: int | None, entry: Classified) -> None:
-        story = _Story(item_id, story_id or item_id, entry.fingerprint.simhash)
-        self.texts[item_id] = entry.item.text
+    def _remember(self, story: _Story, entry: Classified) -> None:
         if entry.canonical_url:
             self.by_url.setdefault(entry.canonical_url, story)
         self.by_hash.setdefault(entry.fingerprint.content_hash, story)
         for n, band in enumerate(entry.fingerprint.bands):
             self.by_band.setdefault((n, band), []).append(story)
 
-    def _alerts(self, item_id: int, entry: Classified) -> tuple[int, ...]:
-        ids = []
-        for request in entry.alerts:
-            alert_id = self.conn.execute(
-                self.store.insert_alert,
-                {
-                    "item_id": item_id, "channel": request.channel, "mode": request.mode,
-                    "rules": list(request.rules), "idempotency_key": idempotency_key(entry.item, request.channel),
+    def _forget(self, planned: Sequence[_Planned]) -> None:
+        """Undo `_remember` for items that were not stored after all."""
+        for p in planned:
+            fp = p.entry.fingerprint
+            if p.entry.canonical_url and self.by_url.get(p.entry.canonical_url) is p.story:
+                del self.by_url[p.entry.canonical_url]
+            if self.by_hash.get(fp.content_hash) is p.story:
+                del self.by_hash[fp.content_hash]
+            for n, band in enumerate(fp.bands):
+                self.by_band[(n, band)].remove(p.story)
+
+    # storing -------------------------------------------------------------
+
+    def _store(self, fresh: Sequence[int]) -> list[tuple[int, Outcome]]:
+        """Judge and insert the batch's new items: all at once, unless one of them
+        conflicts (another process stored its guid since `_known_guids`). Later
+        items may have been judged against that one, so then the attempt is
+        rolled back and the items go one by one, as each insert's outcome decides
+        what the next item repeats."""
+        planned = [self._plan(index) for index in fresh]
+        if len(planned) == 1:
+            return self._store_one(planned[0])
+        savepoint = self.conn.begin_nested()
+        ids = self._insert_items(planned)
+        if len(ids) == len(planned):
+            savepoint.commit()
+            return self._finish(planned, ids)
+        savepoint.rollback()
+        self._forget(planned)
+        return [outcome for index in fresh for outcome in self._store_one(self._plan(index))]
+
+    def _store_one(self, planned: _Planned) -> list[tuple[int, Outcome]]:
+        ids = self._insert_items([planned])
+        if not ids:  # another process stored it between our check and insert
+            self._forget([planned])
+            return [(planned.index, Outcome("seen", None, "guid"))]
+        return self._finish([planned], ids)
+
+    def _insert_items(self, planned: Sequence[_Planned]) -> dict[str, int]:
+        """One INSERT for all; the ids of the rows stored, by guid (a conflicting
+        row returns nothing, so rows are matched by guid, not by position)."""
+        rows = [self._item_row(p.entry, p.story.root_id) for p in planned]
+        return {r.guid: r.id for r in self.conn.execute(self.store.insert_items, rows)}
+
+    def _item_row(self, entry: Classified, story_id: int | None) -> dict[str, Any]:
+        item, fp = entry.item, entry.fingerprint
+        return {
+            "feed_id": self.feed_id, "guid": item.guid, "url": item.url, "canonical_url": entry.canonical_url,
+            "title": item.title, "text": item.text, "published_at": item.published, "ingested_at": self.now,
+            "language": item.language, "origin": item.origin, "place": item.place, "path": item.path,
+            "flags": list(item.flags), "content_hash": fp.content_hash, "fingerprint": fp.simhash,
+            "fp_band0": fp.bands[0], "fp_band1": fp.bands[1], "fp_band2": fp.bands[2],
+            "fp_band3": fp.bands[3], "duplicate_of": story_id, "matched": bool(entry.hits),
+            "relevance": None, "labelled_at": None,
+        }
+
+    def _finish(self, planned: Sequence[_Planned], ids: dict[str, int]) -> list[tuple[int, Outcome]]:
+        """The stored items' ids, story links, hits and alerts, and their outcomes."""
+        for p in planned:
+            p.story.id = ids[p.entry.item.guid]
+        self._link_stories(planned)
+        alert_ids = self._alerts([p for p in planned if p.reason is None])
+        outcomes = []
+        for p in planned:
+            item_id = p.story.id
+            assert item_id is not None
+            self.hits.extend(
+                {"item_id": item_id, "rule": h.rule, "term": h.term, "field": h.field,
+                 "start": h.start, "end": h.end, "matched": h.matched}
+                for h in p.entry.hits
+            )
+            if p.reason is None:
+                outcomes.append((p.index, Outcome("new", item_id, alert_ids=alert_ids.get(item_id, ()))))
+            else:
+                outcomes.append((p.index, Outcome("seen", item_id, p.reason, p.story.root_id)))
+        return outcomes
+
+    def _link_stories(self, planned: Sequence[_Planned]) -> None:
+        """Repeats of a story that starts in this batch: its id exists only now."""
+        links = [{"row_id": p.story.id, "root_id": p.story.root_id}
+                 for p in planned if isinstance(p.story.root, _Story)]
+        if links:
+            self.conn.execute(self.store.link_story, links)
+
+    def _alerts(self, planned: Sequence[_Planned]) -> dict[int, tuple[int, ...]]:
+        """One INSERT for the outbox rows of all new items; their ids by item, in
+        the order of the item's requests."""
+        rows: dict[tuple[int, str], dict[str, Any]] = {}
+        for p in planned:
+            assert p.story.id is not None
+            for request in p.entry.alerts:
+                rows.setdefault((p.story.id, request.channel), {  # a repeated channel adds nothing
+                    "item_id": p.story.id, "channel": request.channel, "mode": request.mode,
+                    "rules": list(request.rules), "idempotency_key": idempotency_key(p.entry.item, request.channel),
                     "state": "pending", "attempts": 0, "created_at": self.now,
                     "next_attempt_at": _due(request, self.now), "kind": "item",
-                },
-            ).scalar()
-            if alert_id is not None:
-                ids.append(alert_id)
-        return tuple(ids)
-
-
-def _chunks(values: list[Any], size: int = 500) -> Iterator[list[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
+                })
+        stored = {}
+        if rows:
+            result = self.conn.execute(self.store.insert_alerts, list(rows.values()))
+            stored = {(r.item_id, r.channel): r.id for r in result}
+        by_item: dict[int, tuple[int, ...]] = {}
+        for item_id, channel in rows:
+            if (item_id, channel) in stored:
+                by_item[item_id] = by_item.get(item_id, ()) + (stored[item_id, channel],)
+        return by_item

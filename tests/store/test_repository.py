@@ -131,3 +131,54 @@ def test_repeats_inside_one_batch_are_recognised(store: Store) -> None:
     assert [(o.status, o.reason) for o in outcomes] == [("new", None), ("seen", "guid"), ("seen", "story")]
     assert outcomes[2].story_id == outcomes[0].item_id
     assert store.count("items") == 2 and store.count("alerts") == 1
+
+
+def test_rows_another_writer_stored_meanwhile_are_seen_and_the_rest_judged_without_them(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Guid "2" is stored by someone else between the batch's guid check and its
+    INSERT. The batch is judged as if item by item: "3" repeats "2"'s text, but "2"
+    is not ours, so "3" starts a story of its own; hits and alerts only for ours."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from monitor.store import repository
+
+    edited = RELEASE.replace("the press service said", "BelTA reported")
+    lock_stories = repository._Batch._lock_stories
+
+    def another_writer(batch: repository._Batch, entries: list[Classified]) -> None:
+        lock_stories(batch, entries)
+        insert = (postgresql.insert if store.engine.dialect.name == "postgresql" else sqlite.insert)(StoredItem)
+        row = batch._item_row(entry("2", text=OTHER, hits=False), None)
+        batch.conn.execute(insert.values(**row))
+
+    monkeypatch.setattr(repository._Batch, "_lock_stories", another_writer)
+    outcomes = store.ingest("https://a.example/feed", [entry("1", text=OTHER[:1500]), entry("2"),
+                                                       entry("3", text=edited)])
+
+    assert [(o.status, o.reason) for o in outcomes] == [("new", None), ("seen", "guid"), ("new", None)]
+    assert outcomes[1].item_id is None and outcomes[1].alert_ids == ()
+    with store.engine.connect() as conn:
+        ids = dict(conn.execute(select(StoredItem.guid, StoredItem.id)).all())
+        alerts = conn.execute(select(Alert.item_id, Alert.id).order_by(Alert.id)).all()
+    assert (outcomes[0].item_id, outcomes[2].item_id) == (ids["1"], ids["3"])
+    assert [tuple(a) for a in alerts] == [(ids["1"], outcomes[0].alert_ids[0]), (ids["3"], outcomes[2].alert_ids[0])]
+    assert store.hits_of(ids["2"]) == [] and len(store.hits_of(ids["3"])) == 1
+    assert store.count("hits") == 2
+
+
+def test_a_story_that_starts_in_a_batch_links_its_later_repeats(store: Store) -> None:
+    edited = RELEASE.replace("the press service said", "BelTA reported")
+    outcomes = store.ingest("https://a.example/feed", [
+        entry("1", url="https://a.example/n/1"), entry("2", text=OTHER), entry("3", text=edited),
+        entry("4", text=OTHER, url="https://a.example/n/1?utm_source=rss"),
+    ])
+    first = outcomes[0].item_id
+    assert [(o.status, o.reason, o.story_id) for o in outcomes] == [
+        ("new", None, None), ("new", None, None), ("seen", "story", first), ("seen", "url", first)]
+    with store.engine.connect() as conn:
+        stored = conn.execute(select(StoredItem.guid, StoredItem.id, StoredItem.duplicate_of)
+                              .order_by(StoredItem.id)).all()
+    assert [(g, d) for g, _, d in stored] == [("1", None), ("2", None), ("3", first), ("4", first)]
+    assert [o.item_id for o in outcomes] == [i for _, i, _ in stored]  # ids in batch order
+    assert store.count("alerts") == 2
