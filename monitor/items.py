@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Literal, NamedTuple
 
 Field = Literal["title", "text"]
 
@@ -41,9 +41,13 @@ class Item:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """One match of one rule term: `item.<field>[start:end] == matched`."""
+class Hit(NamedTuple):
+    """One match of one rule term: `item.<field>[start:end] == matched`.
+
+    Immutable like `Item`, but a NamedTuple: the matcher builds one per hit, about
+    fourteen per press item, and a tuple is built several times faster than a
+    frozen dataclass.
+    """
 
     rule: str
     term: str  # the term as written in the rule file

@@ -23,15 +23,35 @@ from monitor.rules.folding import FoldedText, fold_text
 from monitor.rules.ruleset import ALL_FIELDS, Rule, RuleSet
 from monitor.rules.terms import TermPattern, parse_term
 
-# pattern id, key length, wildcard regex, is an acronym, acronym characters to check
-_Probe = tuple[int, int, "re.Pattern[str] | None", bool, int]
+# A fast rule (see `Matcher`) as one of its patterns sees it: the rank of its id
+# (hits sort by rule id), the position of the term in the rule, the rule id and
+# the term as written.
+_Target = tuple[int, int, str, str]
+# A pattern whose occurrences need more than the key: pattern id, wildcard regex,
+# is an acronym, acronym characters to check, its fast-rule targets, whether an
+# evaluated (not fast) rule uses it.
+_Probe = tuple[int, "re.Pattern[str] | None", bool, int, tuple[_Target, ...], bool]
+# What the automaton holds for one key: its length, the targets of the plain
+# patterns with that key (an occurrence of the key is their hit, as is), and the
+# probes of the others.
+_KeyValue = tuple[int, tuple[_Target, ...], tuple[_Probe, ...]]
+# A candidate hit of a fast rule in one field, in the order hits are reported:
+# start, rank, -end (longest first), term position, rule id, term
+_Entry = tuple[int, int, int, int, str, str]
 
+# `Hit(...)` without the Python-level `__new__` of a NamedTuple, for the hot loop.
+_new_hit = tuple.__new__
 
-_FIELD_ORDER = {"title": 0, "text": 1}
+_FIELD_ORDER = {field: number for number, field in enumerate(ALL_FIELDS)}
 
 
 def _HIT_ORDER(hit: Hit) -> tuple[int, int, str]:  # noqa: N802 - used as a sort key constant
     return (_FIELD_ORDER[hit.field], hit.start, hit.rule)
+
+
+def _is_fast(rule: CompiledRule) -> bool:
+    """Only `any` terms, no exclusions, every field: each occurrence is a hit."""
+    return rule.is_simple and rule.fields.issuperset(ALL_FIELDS)
 
 
 class _Compiler:
@@ -71,37 +91,74 @@ def compile_rules(ruleset: RuleSet) -> Matcher:
 
 
 class Matcher:
-    """Scans items for the rules it was compiled from. Immutable, safe to share."""
+    """Scans items for the rules it was compiled from. Immutable, safe to share.
+
+    Fast rules (see `_is_fast`), the common kind, skip `evaluate`: each key
+    occurrence becomes one sortable entry per rule that watches the term, and a
+    sorted sweep turns them into hits. The others, evaluated rules, get every
+    occurrence of their patterns and go through `evaluate`.
+    """
 
     def __init__(self, rules: tuple[CompiledRule, ...], patterns: tuple[TermPattern, ...]) -> None:
         self._rules = rules
         self._terms = tuple(p.term for p in patterns)
-        self._rules_of: dict[int, tuple[int, ...]] = {}
+        self._rule_count = len(rules)
+        self._rules_of: dict[int, tuple[int, ...]] = {}  # pattern -> the evaluated (not fast) rules it triggers
+        evaluated_patterns: set[int] = set()
         for number, rule in enumerate(rules):
-            for trigger in rule.triggers:
-                self._rules_of[trigger] = (*self._rules_of.get(trigger, ()), number)
+            if not _is_fast(rule):
+                for trigger in rule.triggers:
+                    self._rules_of[trigger] = (*self._rules_of.get(trigger, ()), number)
+                evaluated_patterns.update(rule.triggers, rule.exclude)
         watched = {field for rule in rules for field in rule.fields}
-        self._fields: tuple[Field, ...] = tuple(f for f in ALL_FIELDS if f in watched)
-        # Automaton values are ready-to-use probes, so the hot loop reads no attributes.
-        keys: dict[str, list[_Probe]] = {}
+        self._fields = tuple(field for field in ALL_FIELDS if field in watched)
+        targets = self._targets(rules)
+        by_key: dict[str, list[int]] = {}
         for pattern_id, pattern in enumerate(patterns):
-            probe = (pattern_id, len(pattern.key), pattern.regex, pattern.case_sensitive, pattern.case_length)
-            keys.setdefault(pattern.key, []).append(probe)
+            by_key.setdefault(pattern.key, []).append(pattern_id)
+        # Automaton values are ready to use, so the hot loop reads no attributes.
         self._automaton = ahocorasick.Automaton()
-        for key, probes in keys.items():
-            self._automaton.add_word(key, tuple(probes))
+        for key, pattern_ids in by_key.items():
+            plain: list[_Target] = []
+            probes: list[_Probe] = []
+            for pattern_id in pattern_ids:
+                pattern = patterns[pattern_id]
+                mine = tuple(targets.get(pattern_id, ()))
+                needs_probe = pattern.regex is not None or pattern.case_sensitive
+                if not needs_probe:
+                    plain += mine
+                if needs_probe or pattern_id in evaluated_patterns:
+                    probes.append((
+                        pattern_id, pattern.regex, pattern.case_sensitive, pattern.case_length,
+                        mine if needs_probe else (), pattern_id in evaluated_patterns,
+                    ))  # fmt: skip
+            value: _KeyValue = (len(key), tuple(plain), tuple(probes))
+            self._automaton.add_word(key, value)
         self._automaton.make_automaton()
-        self._empty = not keys
+        self._empty = not by_key
+
+    def _targets(self, rules: tuple[CompiledRule, ...]) -> dict[int, list[_Target]]:
+        """Pattern id -> the fast rules that report its occurrences."""
+        rank = {rule_id: n for n, rule_id in enumerate(sorted(rule.id for rule in rules))}
+        targets: dict[int, list[_Target]] = {}
+        for rule in rules:
+            if _is_fast(rule):
+                for pattern in rule.any:
+                    target = (rank[rule.id], rule.order[pattern], rule.id, self._terms[pattern])
+                    targets.setdefault(pattern, []).append(target)
+        return targets
 
     @property
     def rule_ids(self) -> tuple[str, ...]:
         return tuple(rule.id for rule in self._rules)
 
     def scan(self, item: Item) -> list[Hit]:
-        """Every hit of every rule that fires on `item`, sorted title first, then by position and rule."""
+        """Every hit of every rule that fires on `item`, sorted title first, then by position and rule
+        (but see `_lone_candidate`)."""
         if self._empty:
             return []
-        found: dict[int, set[Span]] = {}
+        fast_hits: list[Hit] = []
+        found: dict[int, set[Span]] = {}  # occurrences of the patterns of evaluated rules
         views: dict[Field, FoldedText] = {}
         for field in self._fields:
             text = item.title if field == "title" else item.text
@@ -109,42 +166,108 @@ class Matcher:
                 continue
             view = fold_text(text)
             views[field] = view
-            self._find(view, field, found)
+            entries: list[_Entry] = []
+            self._find(view, field, entries, found)
             if view.has_hyphen_breaks:  # also read `Re-\nview` as one word
-                self._find(fold_text(text, join_hyphen_breaks=True), field, found)
-        if not found:
-            return []
-        candidates = {number for pattern in found for number in self._rules_of.get(pattern, ())}
-        hits = [hit for number in candidates for hit in evaluate(self._rules[number], found, views, self._terms)]
-        if len(candidates) > 1:  # each rule's hits come sorted, with unique (field, start)
-            hits.sort(key=_HIT_ORDER)
+                self._find(fold_text(text, join_hyphen_breaks=True), field, entries, found)
+            if entries:
+                fast_hits += self._fast_hits(entries, field, text)
+        hits = fast_hits
+        candidates: set[int] = set()
+        if found:
+            candidates = {number for pattern in found for number in self._rules_of.get(pattern, ())}
+            evaluated_hits = [
+                hit for number in candidates for hit in evaluate(self._rules[number], found, views, self._terms)
+            ]
+            if evaluated_hits:
+                hits = sorted(fast_hits + evaluated_hits, key=_HIT_ORDER)
+        if hits and hits[0].field != hits[-1].field and _lone_candidate(fast_hits, len(candidates)):
+            hits.sort(key=_BY_FIELD_NAME)
         return hits
 
-    def _find(self, view: FoldedText, field: Field, found: dict[int, set[Span]]) -> None:
-        """Record where each pattern occurs in one folded field."""
+    def _fast_hits(self, entries: list[_Entry], field: Field, original: str) -> list[Hit]:
+        """The hits of fast rules in one field: per rule, the outermost of nested
+        occurrences (as `clauses._drop_contained` keeps them), in report order."""
+        entries.sort()
+        furthest = [-1] * self._rule_count  # per rule rank: the end of the last hit kept
+        hits = []
+        for start, rank, negative_end, _, rule_id, term in entries:
+            end = -negative_end
+            if end <= furthest[rank]:
+                continue  # inside (or the same as) a hit of this rule already kept
+            furthest[rank] = end
+            hits.append(_new_hit(Hit, (rule_id, term, field, start, end, original[start:end])))
+        return hits
+
+    def _find(self, view: FoldedText, field: Field, entries: list[_Entry], found: dict[int, set[Span]]) -> None:
+        """Record where each pattern occurs in one folded field: an entry per fast
+        rule that reports it, and a span in `found` if an evaluated rule uses it."""
         text = view.text
-        original = view.original
-        plain = view.plain
-        shift: list[int] | None = None
-        for last, probes in self._automaton.iter(text):
-            for pattern_id, key_length, regex, case_sensitive, case_length in probes:
-                begin = last - key_length + 1  # the space before the first word
-                if regex is None:
-                    stop = last  # the space after the last word
+        shift = view.shift() if view.plain else None
+        removed = len(shift) if shift is not None else 0
+        add = entries.append
+        search = bisect_right
+        for last, (key_length, targets, probes) in self._automaton.iter(text):
+            begin = last - key_length + 1  # the space before the first word
+            if targets:  # the whole key is the match: the common case, kept cheap
+                if shift is not None:  # inlined `view.original_span(begin + 1, last)`
+                    dropped = search(shift, begin)  # characters the view dropped before the match
+                    start = begin + dropped
+                    if dropped < removed and shift[dropped] <= last - 2:  # and inside it: rare
+                        dropped = search(shift, last - 2, dropped)
+                    end = last - 1 + dropped
                 else:
-                    match = regex.match(text, begin)
-                    if match is None:
-                        continue
-                    stop = match.end() - 1
-                if plain:  # inlined `view.original_span(begin + 1, stop)`: this loop is the hot path
-                    if shift is None:
-                        shift = view.shift()
-                    start = begin + bisect_right(shift, begin)
-                    end = stop - 1 + bisect_right(shift, stop - 2)
-                else:
-                    start, end = view.original_span(begin + 1, stop)
-                if case_sensitive:  # an acronym written with a lowercase letter is another word
-                    stem_end = end if regex is None else view.original_span(begin + 1, begin + 1 + case_length)[1]
-                    if not original[start:stem_end].isupper():
-                        continue
-                found.setdefault(pattern_id, set()).add((field, start, end))
+                    start, end = view.original_span(begin + 1, last)
+                negative_end = -end
+                for rank, order, rule_id, term in targets:
+                    add((start, rank, negative_end, order, rule_id, term))
+            if probes:
+                _probe(view, field, begin, last, probes, entries, found)
+
+
+def _probe(
+    view: FoldedText,
+    field: Field,
+    begin: int,
+    last: int,
+    probes: tuple[_Probe, ...],
+    entries: list[_Entry],
+    found: dict[int, set[Span]],
+) -> None:
+    """Check the patterns of one key occurrence that need more than the key:
+    a wildcard must match, an acronym must be written in capitals."""
+    text = view.text
+    for pattern_id, regex, case_sensitive, case_length, targets, evaluated in probes:
+        if regex is None:
+            stop = last  # the space after the last word
+        else:
+            match = regex.match(text, begin)
+            if match is None:
+                continue
+            stop = match.end() - 1
+        start, end = view.original_span(begin + 1, stop)
+        if case_sensitive:  # an acronym written with a lowercase letter is another word
+            stem_end = end if regex is None else view.original_span(begin + 1, begin + 1 + case_length)[1]
+            if not view.original[start:stem_end].isupper():
+                continue
+        for rank, order, rule_id, term in targets:
+            entries.append((start, rank, -end, order, rule_id, term))
+        if evaluated:
+            found.setdefault(pattern_id, set()).add((field, start, end))
+
+
+def _BY_FIELD_NAME(hit: Hit) -> str:  # noqa: N802 - used as a sort key constant
+    return hit.field
+
+
+def _lone_candidate(fast_hits: list[Hit], evaluated_candidates: int) -> bool:
+    """Whether exactly one rule was a candidate (a fast rule with hits, or an evaluated
+    rule one of whose terms occurred). `scan` has always returned the hits of a
+    lone candidate in that rule's own order, by field name and then position:
+    text before title (tests/rules/test_language.py pins this down)."""
+    if not fast_hits:
+        return evaluated_candidates == 1
+    rule = fast_hits[0].rule
+    if evaluated_candidates or fast_hits[-1].rule != rule:  # usually settled here
+        return False
+    return all(hit.rule == rule for hit in fast_hits)

@@ -29,9 +29,13 @@ any = [
 ]
 """
 
-# A long non-ASCII preamble sends texts through the vectorized folding path;
-# without it they take the short-text path. Both must give the same spans.
-LONG_PREFIX = "Préambule « sans objet » — " * 12 + "\n\n"
+# Texts that fold to ASCII (with a few accents and quotes at most) take the ASCII
+# folding path, short or long; other short texts take the short-text path, and
+# other long ones the vectorized path, which the Cyrillic preamble forces. All
+# must give the same spans.
+LONG_PREFIX = "Preamble, nothing to see here. " * 12 + "Préambule « sans objet »\n\n"
+VECTOR_PREFIX = "Préambule « sans objet », преамбула — " * 12 + "\n\n"
+PREFIXES = pytest.mark.parametrize("prefix", ["", LONG_PREFIX, VECTOR_PREFIX], ids=["short", "long", "vectorized"])
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +82,7 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("prefix", ["", LONG_PREFIX], ids=["short", "long"])
+@PREFIXES
 @pytest.mark.parametrize(("text", "mention", "term"), CASES)
 def test_hit_spans_the_mention_exactly(
     matcher: Matcher, scan: Scan, prefix: str, text: str, mention: str, term: str | None
@@ -91,7 +95,7 @@ def test_hit_spans_the_mention_exactly(
         assert hit.term == term
 
 
-@pytest.mark.parametrize("prefix", ["", LONG_PREFIX], ids=["short", "long"])
+@PREFIXES
 def test_title_spans_are_title_offsets(matcher: Matcher, scan: Scan, prefix: str) -> None:
     title = prefix + "“ILO” &amp; Volker Türk"
     hits = scan(matcher, "nothing here", title)
