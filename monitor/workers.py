@@ -61,10 +61,22 @@ def prepare_items(items: Sequence[Item]) -> list[Classified]:
 
 
 def make_pool(rule_paths: Sequence[Path], workers: int, routes: Sequence[Route] = ()) -> Executor:
-    # forkserver: the daemon has threads (scheduler, database) that must not be forked.
-    return ProcessPoolExecutor(
+    """Worker processes, started now so the first poll does not wait for them.
+
+    forkserver, because the daemon has threads (scheduler, database) that must not
+    be forked. The fork server imports this module once and each worker forks from
+    it with everything imported, instead of spending about a second of CPU each on
+    imports; the server lives as long as the daemon, so a worker that dies is
+    replaced as cheaply.
+    """
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    pool = ProcessPoolExecutor(
         max_workers=workers,
-        mp_context=multiprocessing.get_context("forkserver"),
+        mp_context=context,
         initializer=init_worker,
         initargs=(list(rule_paths), list(routes)),
     )
+    for _ in range(workers):  # each submission with no idle worker starts one
+        pool.submit(int)
+    return pool
