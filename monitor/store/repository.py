@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from datetime import UTC, datetime, timedelta
@@ -29,6 +29,9 @@ feeds_t = Feed.__table__
 items_t = StoredItem.__table__
 hits_t = StoredHit.__table__
 alerts_t = Alert.__table__
+_CANDIDATE = (items_t.c.id, items_t.c.duplicate_of, items_t.c.fingerprint, items_t.c.canonical_url,
+              items_t.c.content_hash)
+_BANDS = (items_t.c.fp_band0, items_t.c.fp_band1, items_t.c.fp_band2, items_t.c.fp_band3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +66,7 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._dialect = engine.dialect.name
+        self._feed_ids: dict[str, int] = {}
 
     @cached_property
     def insert_items(self) -> Any:
@@ -84,6 +88,40 @@ class Store:
     def _insert(self, table: Any) -> Any:
         return (postgresql.insert if self._dialect == "postgresql" else sqlite.insert)(table)
 
+    # The batch's lookups, built once with named parameters: building a statement
+    # anew costs SQLAlchemy more than SQLite takes to run it.
+
+    @cached_property
+    def known_guids(self) -> Any:
+        return (select(items_t.c.guid, items_t.c.id, items_t.c.duplicate_of)
+                .where(items_t.c.feed_id == bindparam("feed_id"), self._in(items_t.c.guid, "guids")))
+
+    @cached_property
+    def by_url(self) -> Any:
+        return select(*_CANDIDATE).where(self._in(items_t.c.canonical_url, "urls")).order_by(items_t.c.id)
+
+    @cached_property
+    def by_hash(self) -> Any:
+        return select(*_CANDIDATE).where(self._in(items_t.c.content_hash, "hashes")).order_by(items_t.c.id)
+
+    @cached_property
+    def by_band(self) -> Any:
+        return (select(items_t.c.id, items_t.c.duplicate_of, items_t.c.fingerprint, *_BANDS)
+                .where(or_(*(self._in(column, f"band{n}") for n, column in enumerate(_BANDS))),
+                       items_t.c.ingested_at >= bindparam("since"))
+                .order_by(items_t.c.id))
+
+    def _in(self, column: Any, name: str) -> Any:
+        """`column IN (:name)` with all the values in one parameter (see `values`): the
+        SQL is the same for any number of values, with no placeholder per value."""
+        if self._dialect == "postgresql":
+            return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
+        return column.in_(select(literal_column("value")).select_from(func.json_each(bindparam(name))))
+
+    def values(self, values: Collection[Any]) -> Any:
+        """The parameter of an `_in`: an array on PostgreSQL, JSON for SQLite's json_each."""
+        return list(values) if self._dialect == "postgresql" else json.dumps(list(values))
+
     # feeds ---------------------------------------------------------------
 
     def feed_id(self, url: str) -> int:
@@ -92,8 +130,11 @@ class Store:
             return self._feed_id(conn, url)
 
     def _feed_id(self, conn: Connection, url: str) -> int:
+        if (known := self._feed_ids.get(url)) is not None:
+            return known
         found = conn.execute(select(feeds_t.c.id).where(feeds_t.c.url == url)).scalar()
         if found is not None:
+            self._feed_ids[url] = int(found)  # feed rows are never deleted, so ids never go stale
             return int(found)
         conn.execute(
             self._insert(feeds_t)
@@ -253,21 +294,9 @@ class _Batch:
 
     def _known_guids(self) -> dict[str, int | None]:
         """Guids this feed already stored, with the story each belongs to."""
-        guids = list({e.item.guid for e in self.batch})
-        rows = self.conn.execute(
-            select(items_t.c.guid, items_t.c.id, items_t.c.duplicate_of)
-            .where(items_t.c.feed_id == self.feed_id, self._in(items_t.c.guid, guids))
-        ).all()
+        guids = self.store.values({e.item.guid for e in self.batch})
+        rows = self.conn.execute(self.store.known_guids, {"feed_id": self.feed_id, "guids": guids})
         return {guid: duplicate_of or item_id for guid, item_id, duplicate_of in rows}
-
-    def _in(self, column: Any, values: list[Any]) -> Any:
-        """`column IN (values)` with all the values in one parameter (an array on
-        PostgreSQL, JSON on SQLite): the SQL is then the same for any number of
-        values, so it is compiled once, with no placeholder to render per value."""
-        if self.store._dialect == "postgresql":
-            return column == any_(bindparam(None, values, type_=postgresql.ARRAY(column.type)))
-        table = func.json_each(bindparam(None, json.dumps(values)))
-        return column.in_(select(literal_column("value")).select_from(table))
 
     def _lock_stories(self, entries: Sequence[Classified]) -> None:
         if self.store._dialect != "postgresql":
@@ -278,16 +307,13 @@ class _Batch:
             self.conn.execute(select(func.pg_advisory_xact_lock(key)))
 
     def _load_candidates(self, entries: Sequence[Classified]) -> None:
-        columns = (items_t.c.id, items_t.c.duplicate_of, items_t.c.fingerprint,
-                   items_t.c.canonical_url, items_t.c.content_hash)
-        urls = list({e.canonical_url for e in entries if e.canonical_url})
-        hashes = list({e.fingerprint.content_hash for e in entries})
+        store = self.store
+        urls = {e.canonical_url for e in entries if e.canonical_url}
         if urls:
-            for r in self.conn.execute(select(*columns).where(self._in(items_t.c.canonical_url, urls))
-                                       .order_by(items_t.c.id)).all():
+            for r in self.conn.execute(store.by_url, {"urls": store.values(urls)}):
                 self.by_url.setdefault(r.canonical_url, self._stored_story(r.id, r.duplicate_of, r.fingerprint))
-        for r in self.conn.execute(select(*columns).where(self._in(items_t.c.content_hash, hashes))
-                                   .order_by(items_t.c.id)).all():
+        hashes = store.values({e.fingerprint.content_hash for e in entries})
+        for r in self.conn.execute(store.by_hash, {"hashes": hashes}):
             self.by_hash.setdefault(r.content_hash, self._stored_story(r.id, r.duplicate_of, r.fingerprint))
         near = [e.fingerprint for e in entries if e.fingerprint.words >= MIN_WORDS_FOR_NEAR]
         if near:
@@ -298,17 +324,12 @@ class _Batch:
         four bands, so an item sharing several comes back once), kept only if within
         NEAR_DUPLICATE_BITS of an item of the batch: on templated press most share
         a band with something, and `_story_of` would try each for every item."""
-        bands = [items_t.c.fp_band0, items_t.c.fp_band1, items_t.c.fp_band2, items_t.c.fp_band3]
-        wanted: list[dict[int, list[int]]] = [{} for _ in bands]  # band value -> simhashes of the batch
+        wanted: list[dict[int, list[int]]] = [{} for _ in _BANDS]  # band value -> simhashes of the batch
         for fp in near:
             for n, band in enumerate(fp.bands):
                 wanted[n].setdefault(band, []).append(fp.simhash)
-        rows = self.conn.execute(
-            select(items_t.c.id, items_t.c.duplicate_of, items_t.c.fingerprint, *bands)
-            .where(or_(*(self._in(column, list(values)) for column, values in zip(bands, wanted))),
-                   items_t.c.ingested_at >= self.now - STORY_WINDOW)
-            .order_by(items_t.c.id)
-        ).all()
+        parameters = {f"band{n}": self.store.values(values) for n, values in enumerate(wanted)}
+        rows = self.conn.execute(self.store.by_band, {**parameters, "since": self.now - STORY_WINDOW})
         for item_id, duplicate_of, simhash, *row_bands in rows:
             shared = [(n, band) for n, band in enumerate(row_bands) if band in wanted[n]]
             reach = (hamming(simhash, other) for n, band in shared for other in wanted[n][band])
