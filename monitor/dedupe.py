@@ -37,6 +37,8 @@ SAME_STORY_CONTAINMENT = 0.75  # share of the shorter text's word pairs found in
 MIN_WORDS_FOR_NEAR = 40  # below this, only identical text counts as the same story
 
 _WORD = re.compile(r"\w+")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_ASCII_NON_WORD = bytes(c if re.fullmatch(r"\w", chr(c)) else 0x20 for c in range(256))  # \w of ASCII kept
 _COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 _MASK64 = (1 << 64) - 1
 
@@ -77,8 +79,24 @@ def fold_words(text: str) -> list[str]:
     """Lower-cased words with diacritics removed: what "the same text" compares."""
     folded = text.casefold()
     if not folded.isascii():
-        folded = _COMBINING.sub("", unicodedata.normalize("NFKD", folded))
-    return _WORD.findall(folded)
+        spelled = {char: _ascii_form(char) for char in set(_NON_ASCII.findall(folded))}
+        if None in spelled.values():  # Cyrillic, Greek, CJK...: the general way
+            return _WORD.findall(_COMBINING.sub("", unicodedata.normalize("NFKD", folded)))
+        folded = _NON_ASCII.sub(lambda m: spelled[m.group()], folded)  # type: ignore[arg-type,return-value]
+    # The same words as `_WORD.findall`, five times faster.
+    return folded.encode("ascii").translate(_ASCII_NON_WORD).decode("ascii").split()
+
+
+@lru_cache(maxsize=4096)
+def _ascii_form(char: str) -> str | None:
+    """What one character contributes to the words, in ASCII: its letters without
+    accents (`é` -> `e`), a space if it only separates words (a curly quote, a
+    dash), nothing if it is a lone accent; None if that cannot be said in ASCII.
+    Decomposing character by character is what NFKD does to the whole text."""
+    stripped = _COMBINING.sub("", unicodedata.normalize("NFKD", char))
+    if stripped.isascii():
+        return stripped
+    return " " if _WORD.search(stripped) is None else None
 
 
 def fingerprint(item: Item) -> Fingerprint:

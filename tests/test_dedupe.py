@@ -101,3 +101,24 @@ def test_a_batch_gets_the_fingerprints_its_items_get_one_by_one() -> None:
     batch = [item(text, title=title) for text in texts for title in ("", "Sekreta meets Türk")]
     assert fingerprints(batch) == [fingerprint(one) for one in batch]
     assert fingerprints([]) == []
+
+
+def test_words_are_those_of_the_plain_definition_whatever_the_script() -> None:
+    """fold_words takes shortcuts for ASCII and accented Latin text; the words must be
+    exactly those of its definition: casefold, NFKD, drop accents, then \\w+."""
+    import random
+    import string
+    import unicodedata
+
+    from monitor.dedupe import _COMBINING, _WORD, fold_words
+
+    def definition(text: str) -> list[str]:
+        return _WORD.findall(_COMBINING.sub("", unicodedata.normalize("NFKD", text.casefold())))
+
+    odd = ("’‘“”–—…\u00a0\u200b\u2009«»éÉßﬁ\u0301\u0308\u0327İıΣςЁё中・\ufeff\u00ad\u2028½²ℌǅ한"
+           "\u0e38\u05b7\u0651㎭Å\u212b")
+    alphabet = string.ascii_letters + string.digits + " .,;_-'\"\n\t" + odd
+    rng = random.Random(5)
+    for _ in range(20_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
+        assert fold_words(text) == definition(text), repr(text)
