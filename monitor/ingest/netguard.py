@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 import anyio
 import httpcore
 
+from monitor.ingest.sockets import KeptSocketStream
+
 __all__ = [
     "METADATA_ADDRESSES",
     "AddressPolicy",
@@ -219,7 +221,8 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
     It wraps another backend (AnyIO's by default) and changes one thing:
     `connect_tcp` resolves the host, checks every address with the policy and
     dials only allowed IPs, so the address checked is the address used
-    (no DNS-rebinding window) and every redirect hop is covered.
+    (no DNS-rebinding window) and every redirect hop is covered. Its streams
+    keep their socket (see `sockets`).
     """
 
     def __init__(
@@ -273,13 +276,13 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
                 remaining = max(deadline - anyio.current_time(), 0.0)
                 attempt_timeout = remaining / (len(allowed) - index)
             try:
-                return await self._inner.connect_tcp(
+                return KeptSocketStream(await self._inner.connect_tcp(
                     address,
                     port,
                     timeout=attempt_timeout,
                     local_address=local_address,
                     socket_options=socket_options,
-                )
+                ))
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 last_error = exc
         assert last_error is not None  # allowed is never empty here
