@@ -62,16 +62,26 @@ class Pipeline:
         return prepared
 
     def commit(self, source: str, prepared: Sequence[Classified], *, dry_run: bool = False) -> list[Result]:
-        """Store a prepared batch from one source in one transaction.
+        """Store a prepared batch from one source in one transaction."""
+        return self.commit_many([(source, prepared)], dry_run=dry_run)[0]
+
+    def commit_many(
+        self, batches: Sequence[tuple[str, Sequence[Classified]]], *, dry_run: bool = False
+    ) -> list[list[Result]]:
+        """Store the prepared batches of several sources in one transaction, with the
+        results of storing them one after the other (`Store.ingest_many`).
 
         Without a store (a dry run on a database that does not exist yet) every
         item reports as new.
         """
         if self.store is None:
-            outcomes = [Outcome("new", None) for _ in prepared]
+            outcomes = [[Outcome("new", None) for _ in prepared] for _, prepared in batches]
         else:
-            outcomes = self.store.ingest(source, prepared, dry_run=dry_run)
-        return [Result(c.item, c.hits, o) for c, o in zip(prepared, outcomes, strict=True)]
+            outcomes = self.store.ingest_many(batches, dry_run=dry_run)
+        return [
+            [Result(c.item, c.hits, o) for c, o in zip(prepared, of_batch, strict=True)]
+            for (_, prepared), of_batch in zip(batches, outcomes, strict=True)
+        ]
 
     def process(self, source: str, items: Iterable[Item], *, dry_run: bool = False) -> list[Result]:
         """The whole path for a batch of items from one source."""

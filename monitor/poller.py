@@ -19,6 +19,10 @@ database thread's work, and the GIL it held slowed the event loop. The feeds
 of a batch stay leased to us until it is written, so nobody else polls them
 meanwhile; a crash before the write only means they are polled again once
 their lease expires.
+
+Items are stored the same way: whenever the database thread is free, the items
+of every feed parsed meanwhile (up to `COMMIT_GROUP` feeds) go in one
+transaction (`_Committer`), with the outcomes of storing them one by one.
 """
 
 from __future__ import annotations
@@ -37,8 +41,9 @@ from monitor import logs, metrics, schedule
 from monitor.config import ScheduleSettings
 from monitor.ingest import FeedError
 from monitor.ingest.http import Conditional, Fetcher, FetchError
-from monitor.pipeline import Pipeline
+from monitor.pipeline import Pipeline, Result
 from monitor.store.feeds import FeedState, FeedStore, Success
+from monitor.store.repository import Classified
 from monitor.workers import PreparedFeed, prepare_feed
 
 T = TypeVar("T")
@@ -46,6 +51,7 @@ log = logs.get("poller")
 
 FLUSH_EVERY = 100  # good polls per transaction, at most
 FLUSH_AFTER_S = 0.2  # and none waits longer than this to be written
+COMMIT_GROUP = 16  # feeds whose items are stored in one transaction, at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +101,94 @@ class _Successes:
     def take(self) -> list[Success]:
         batch, self._pending = self._pending, []
         return batch
+
+
+@dataclass(slots=True)
+class _Waiting:
+    """A poll's items, waiting for the database thread."""
+
+    source: str
+    entries: Sequence[Classified]
+    future: asyncio.Future[list[Result]]
+
+
+class _Committer:
+    """Stores the items of polls, several feeds per transaction.
+
+    A transaction per feed was most of the database thread's CPU in a cold cycle
+    (and it holds the GIL the event loop needs), while feeds finish parsing faster
+    than it stores them. So when the thread takes up the job, it stores everything
+    waiting by then in one `Pipeline.commit_many`; a feed arriving while the
+    thread is idle is stored at once, alone. A group that fails is retried feed by
+    feed, so a bad feed fails only its own poll.
+    """
+
+    def __init__(self, pipeline: Pipeline, db: Executor, limit: int = COMMIT_GROUP) -> None:
+        self.pipeline = pipeline
+        self.db = db
+        self.limit = limit
+        self._waiting: deque[_Waiting] = deque()  # appended on the loop, taken on the db thread
+        self._runner: asyncio.Task[None] | None = None
+
+    async def commit(self, source: str, entries: Sequence[Classified]) -> list[Result]:
+        """Store one feed's items; its results, or the exception storing them raised."""
+        future: asyncio.Future[list[Result]] = asyncio.get_running_loop().create_future()
+        self._waiting.append(_Waiting(source, entries, future))
+        if self._runner is None:
+            self._runner = asyncio.create_task(self._run())
+        return await future
+
+    async def _run(self) -> None:
+        """Hand the database thread one group after another while any is waiting."""
+        loop = asyncio.get_running_loop()
+        group: list[_Waiting] = []
+        try:
+            while self._waiting:
+                group = []
+                outcomes = await loop.run_in_executor(self.db, self._store_waiting, group)
+                for waiting, outcome in zip(group, outcomes, strict=True):
+                    _settle(waiting.future, outcome)
+        except BaseException as exc:  # the executor is gone or we are cancelled: no poll may hang
+            for waiting in [*group, *self._waiting]:
+                _settle(waiting.future, exc)
+            raise
+        finally:
+            self._runner = None
+
+    def _store_waiting(self, group: list[_Waiting]) -> list[list[Result] | BaseException]:
+        """On the database thread: take what is waiting now into `group`, and store it."""
+        while self._waiting and len(group) < self.limit:
+            waiting = self._waiting.popleft()
+            if not waiting.future.cancelled():  # its poll was cancelled (a read, safe off the loop)
+                group.append(waiting)
+        if not group:
+            return []
+        try:
+            return [*self.pipeline.commit_many([(w.source, w.entries) for w in group])]
+        except Exception as exc:
+            if len(group) == 1:
+                return [exc]
+            log.warning("commit_group_failed", feeds=len(group), error=f"{type(exc).__name__}: {exc}",
+                        hint="storing each feed alone")
+        return [self._store_alone(w) for w in group]  # one bad feed must not fail the others
+
+    def _store_alone(self, waiting: _Waiting) -> list[Result] | BaseException:
+        try:
+            return self.pipeline.commit(waiting.source, waiting.entries)
+        except Exception as exc:
+            return exc
+
+
+def _settle(future: asyncio.Future[T], outcome: T | BaseException) -> None:
+    """Resolve `future` unless its awaiting poll was cancelled meanwhile."""
+    if future.done():
+        return
+    if isinstance(outcome, asyncio.CancelledError):
+        future.cancel()
+    elif isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
 
 
 class _DuePlan:
@@ -185,6 +279,7 @@ class Poller:
         self.on_alerts = on_alerts
         self.last_progress = time.monotonic()  # the watchdog checks this moves
         self._successes = _Successes()
+        self._committer = _Committer(pipeline, db)
 
     async def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.db, lambda: fn(*args, **kwargs))
@@ -313,7 +408,7 @@ class Poller:
         except FeedError as exc:
             return await self._failed(feed, str(exc), None, kind="parse")
 
-        results = await self._db(self.pipeline.commit, feed.url, prepared.entries)
+        results = await self._committer.commit(feed.url, prepared.entries)
         if self.on_alerts is not None and any(r.outcome.alert_ids for r in results):
             self.on_alerts()
         new = [r for r in results if r.outcome.item_id is not None]

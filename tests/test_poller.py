@@ -8,21 +8,31 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from monitor.app import App
 from monitor.config import load_config
 from monitor.daemon import poll_once
+from monitor.items import Hit
+from monitor.pipeline import Pipeline
+from monitor.poller import _Committer
+from monitor.rules import compile_rules, load_rules
+from monitor.store import migrations
+from monitor.store.engine import make_engine
 from monitor.store.feeds import FeedStore
 from monitor.store.models import StoredItem
+from monitor.store.repository import Classified, Store
 from tests.conftest import RULES, SEEDS
 from tests.feedserver import FeedServer, feed_xml
+from tests.store.test_repository import entry, prose
 
 HOSTILE = ["slow", "huge", "gzip-bomb", "redirect-loop", "html", "malformed", "404", "500", "429", "410"]
 
@@ -263,3 +273,101 @@ def test_a_cycle_records_its_successes_in_a_few_transactions(
     states = FeedStore(app.engine).all()
     app.engine.dispose()
     assert all(s.lease_owner is None and s.next_poll_at > datetime.now(UTC) for s in states)
+
+
+# storing the items of several polls in one transaction ------------------------
+
+def committer_on(db_url: str) -> tuple[_Committer, ThreadPoolExecutor, Store, list[int]]:
+    """A committer on a real database, its db thread, its store, and a list that grows
+    by one at each transaction committed."""
+    engine = make_engine(db_url)
+    migrations.upgrade(engine)
+    commits: list[int] = []
+    event.listen(engine, "commit", lambda conn: commits.append(1))
+    store = Store(engine)
+    db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db")
+    return _Committer(Pipeline(compile_rules(load_rules(sorted(RULES.glob("*.toml")))), store), db), db, store, commits
+
+
+async def while_busy(committer: _Committer, db: ThreadPoolExecutor, feeds: list[tuple[str, list]]) -> list:
+    """Commit `feeds` while the db thread is busy with something else, then free it;
+    each poll's results, or the exception it got."""
+    loop = asyncio.get_running_loop()
+    free = threading.Event()
+    busy = loop.run_in_executor(db, free.wait, 10)
+    polls = [asyncio.create_task(committer.commit(source, entries)) for source, entries in feeds]
+    for _ in range(3):
+        await asyncio.sleep(0)  # every poll queues its items
+    free.set()
+    await busy
+    return await asyncio.gather(*polls, return_exceptions=True)
+
+
+def test_polls_finished_while_the_db_thread_is_busy_are_stored_in_one_transaction(db_url: str) -> None:
+    committer, db, store, commits = committer_on(db_url)
+    feeds = [(f"https://f{n}.example/feed", [entry(f"{n}", text=prose(n + 1), source=f"https://f{n}.example/feed")])
+             for n in range(5)]
+    try:
+        results = asyncio.run(while_busy(committer, db, feeds))
+        assert len(commits) == 1
+        assert [[r.outcome.status for r in feed] for feed in results] == [["new"]] * 5
+        assert store.count("items") == 5 and store.count("feeds") == 5
+
+        lone = asyncio.run(committer.commit("https://f0.example/feed", [entry("9", text=prose(9))]))
+        assert [r.outcome.status for r in lone] == ["new"] and len(commits) == 2  # stored at once, alone
+    finally:
+        db.shutdown()
+        store.engine.dispose()
+
+
+def test_a_feed_that_fails_to_store_fails_alone_in_its_group(db_url: str) -> None:
+    committer, db, store, commits = committer_on(db_url)
+    feeds = [(f"https://f{n}.example/feed", [entry(f"{n}", text=prose(n + 1), source=f"https://f{n}.example/feed")])
+             for n in range(4)]
+    good = feeds[2][1][0]
+    broken = Classified(good.item, [Hit("ohchr", "x", "text", 0, 1, None)], good.fingerprint, None, good.alerts)
+    feeds[2] = (feeds[2][0], [broken])  # matched=None violates NOT NULL
+    try:
+        results = asyncio.run(while_busy(committer, db, feeds))
+        assert isinstance(results[2], Exception)
+        assert [[r.outcome.status for r in results[n]] for n in (0, 1, 3)] == [["new"]] * 3
+        assert len(commits) == 3  # the group rolled back, then each feed alone
+        assert store.count("items") == 3 and store.count("hits") == 3
+    finally:
+        db.shutdown()
+        store.engine.dispose()
+
+
+def test_a_cycle_stores_finished_feeds_together_and_a_feed_failing_to_store_fails_alone(
+    server: FeedServer, tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    urls = [server.add_feed(f"/f{n}.xml", feed_xml(seed_entries())) for n in range(8)]
+    config = write_config(tmp_path, db_url, urls)
+    groups: list[int] = []
+    store_waiting, ingest_many = _Committer._store_waiting, Store.ingest_many
+
+    def once_all_are_waiting(self: _Committer, group: list) -> list:
+        deadline = time.monotonic() + 10  # the db thread is busy until every feed has been parsed
+        while not groups and len(self._waiting) < len(urls) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return store_waiting(self, group)
+
+    def failing(self: Store, batches: list, **kwargs: object) -> list:
+        groups.append(len(batches))
+        if any(source == urls[3] for source, _ in batches):
+            raise RuntimeError("disk on fire")
+        return ingest_many(self, batches, **kwargs)
+
+    monkeypatch.setattr(_Committer, "_store_waiting", once_all_are_waiting)
+    monkeypatch.setattr(Store, "ingest_many", failing)
+    report = cycle(config)
+
+    assert groups[0] == len(urls) and groups[1:] == [1] * len(urls)  # together, then each alone
+    by_url = {p.url: p for p in report.polls}
+    assert by_url[urls[3]].result == "error" and "disk on fire" in by_url[urls[3]].error
+    assert [by_url[u].result for u in urls if u != urls[3]] == ["new"] * 7
+    app = App(load_config(config))
+    states = {f.url: f for f in FeedStore(app.engine).all()}
+    app.engine.dispose()
+    assert [states[u].consecutive_errors for u in urls] == [0, 0, 0, 1, 0, 0, 0, 0]
+    assert len(stored_items(db_url, config)) == 2 * 7

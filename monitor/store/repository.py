@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from itertools import groupby, islice
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, any_, bindparam, func, literal_column, or_, select
+from sqlalchemy import Connection, Engine, Integer, String, and_, any_, bindparam, func, literal_column, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from monitor.dedupe import MIN_WORDS_FOR_NEAR, NEAR_DUPLICATE_BITS, Fingerprint, hamming, same_story
@@ -73,7 +74,7 @@ class Store:
         """Built once, so SQLAlchemy reuses the compiled statement. Executed with a
         list of rows it becomes one multi-row INSERT … RETURNING ("insertmanyvalues")."""
         return (self._insert(items_t).on_conflict_do_nothing(index_elements=["feed_id", "guid"])
-                .returning(items_t.c.id, items_t.c.guid))
+                .returning(items_t.c.id, items_t.c.feed_id, items_t.c.guid))
 
     @cached_property
     def insert_alerts(self) -> Any:
@@ -93,8 +94,26 @@ class Store:
 
     @cached_property
     def known_guids(self) -> Any:
-        return (select(items_t.c.guid, items_t.c.id, items_t.c.duplicate_of)
-                .where(items_t.c.feed_id == bindparam("feed_id"), self._in(items_t.c.guid, "guids")))
+        """The stored items among (feed id, guid) pairs (see `pairs`): joined pair by
+        pair, so each is one probe of the (feed_id, guid) index, whatever the feeds."""
+        if self._dialect == "postgresql":
+            pairs = (func.unnest(bindparam("feed_ids", type_=postgresql.ARRAY(Integer)),
+                                 bindparam("guids", type_=postgresql.ARRAY(String)))
+                     .table_valued("feed_id", "guid").render_derived("pairs"))
+        else:
+            value = literal_column("value")
+            pairs = (select(func.json_extract(value, literal_column("'$[0]'")).label("feed_id"),
+                            func.json_extract(value, literal_column("'$[1]'")).label("guid"))
+                     .select_from(func.json_each(bindparam("pairs"))).subquery())
+        on = and_(items_t.c.feed_id == pairs.c.feed_id, items_t.c.guid == pairs.c.guid)
+        return (select(items_t.c.feed_id, items_t.c.guid, items_t.c.id, items_t.c.duplicate_of)
+                .select_from(pairs.join(items_t, on)))
+
+    @cached_property
+    def count_new(self) -> Any:
+        return (feeds_t.update().where(feeds_t.c.id == bindparam("row_id"))
+                .values(items_seen=feeds_t.c.items_seen + bindparam("new", type_=Integer),
+                        last_new_item_at=bindparam("at")))
 
     @cached_property
     def by_url(self) -> Any:
@@ -122,19 +141,36 @@ class Store:
         """The parameter of an `_in`: an array on PostgreSQL, JSON for SQLite's json_each."""
         return list(values) if self._dialect == "postgresql" else json.dumps(list(values))
 
+    def pairs(self, pairs: Collection[tuple[int, str]]) -> dict[str, Any]:
+        """The parameters of `known_guids`: two arrays to unnest, or one JSON list of pairs."""
+        if self._dialect == "postgresql":
+            return {"feed_ids": [f for f, _ in pairs], "guids": [g for _, g in pairs]}
+        return {"pairs": json.dumps(list(pairs))}
+
     # feeds ---------------------------------------------------------------
 
     def feed_id(self, url: str) -> int:
         """The id of the feed with this URL, created on first use."""
         with self.engine.begin() as conn:
-            return self._feed_id(conn, url)
+            ids = self._feed_ids_of(conn, [url])
+        self._feed_ids.update(ids)
+        return ids[url]
+
+    def _feed_ids_of(self, conn: Connection, urls: Sequence[str]) -> dict[str, int]:
+        """The ids of the feeds with these URLs, created on first use. The caller
+        remembers them once its transaction commits: feed rows are never deleted, so
+        a committed id never goes stale, but one created in a transaction rolled back
+        (a dry run, a failed group) would."""
+        ids: dict[str, int] = {}
+        for url in urls:
+            if url not in ids:
+                known = self._feed_ids.get(url)
+                ids[url] = known if known is not None else self._feed_id(conn, url)
+        return ids
 
     def _feed_id(self, conn: Connection, url: str) -> int:
-        if (known := self._feed_ids.get(url)) is not None:
-            return known
         found = conn.execute(select(feeds_t.c.id).where(feeds_t.c.url == url)).scalar()
         if found is not None:
-            self._feed_ids[url] = int(found)  # feed rows are never deleted, so ids never go stale
             return int(found)
         conn.execute(
             self._insert(feeds_t)
@@ -149,26 +185,39 @@ class Store:
     def ingest(
         self, source: str, batch: Sequence[Classified], *, dry_run: bool = False
     ) -> list[Outcome]:
-        """Store a batch of items from one source in one transaction.
+        """Store a batch of items from one source in one transaction (see `ingest_many`)."""
+        return self.ingest_many([(source, batch)], dry_run=dry_run)[0]
 
-        The duplicate checks are a handful of set queries for the whole batch,
-        not a round of queries per item: a feed that changed nothing costs one
-        SELECT. With `dry_run` the same statements run and are rolled back, so
-        the outcomes (new or seen, and why) are exactly what a real run would say.
+    def ingest_many(
+        self, batches: Sequence[tuple[str, Sequence[Classified]]], *, dry_run: bool = False
+    ) -> list[list[Outcome]]:
+        """Store the batches of several sources in one transaction: their outcomes,
+        batch by batch, are exactly those of storing the batches one after the other.
+
+        The duplicate checks are a handful of set queries for all the batches,
+        not a round of queries per item: feeds that changed nothing cost one
+        SELECT. Storing several feeds at once spreads the fixed cost of a
+        transaction and of each statement over all their items. With `dry_run` the
+        same statements run and are rolled back, so the outcomes (new or seen, and
+        why) are exactly what a real run would say.
         """
         with self.engine.connect() as conn, conn.begin() as tx:
-            feed_id = self._feed_id(conn, source)
-            outcomes = _Batch(self, conn, feed_id, batch).run()
-            new = sum(1 for o in outcomes if o.item_id is not None)
-            if new:
-                conn.execute(
-                    feeds_t.update()
-                    .where(feeds_t.c.id == feed_id)
-                    .values(items_seen=feeds_t.c.items_seen + new, last_new_item_at=_now())
-                )
+            ids = self._feed_ids_of(conn, [source for source, _ in batches])
+            feeds = [(ids[source], batch) for source, batch in batches]
+            outcomes = [o for group in _distinct_feeds(feeds) for o in _Batch(self, conn, group).run()]
+            self._count_new(conn, [(feed_id, sum(1 for o in of_feed if o.item_id is not None))
+                                   for (feed_id, _), of_feed in zip(feeds, outcomes, strict=True)])
             if dry_run:
                 tx.rollback()
+        if not dry_run:
+            self._feed_ids.update(ids)
         return outcomes
+
+    def _count_new(self, conn: Connection, counts: Sequence[tuple[int, int]]) -> None:
+        """Add each feed's new items to its `items_seen` (one statement for all)."""
+        rows = [{"row_id": feed_id, "new": new, "at": _now()} for feed_id, new in counts if new]
+        if rows:
+            conn.execute(self.count_new, rows)
 
     def prune_unmatched_text(self, older_than: datetime) -> int:
         """Drop the text of old items that matched nothing. Guid, canonical URL and
@@ -225,6 +274,22 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _distinct_feeds(
+    feeds: Sequence[tuple[int, Sequence[Classified]]],
+) -> Iterator[list[tuple[int, Sequence[Classified]]]]:
+    """`feeds` cut into runs without a repeated feed, in order: a `_Batch` tells a feed's
+    guids stored before it from those of its own batch, not from those of a second
+    batch of the same feed (which must see the first as stored, as it would one by one)."""
+    run: list[tuple[int, Sequence[Classified]]] = []
+    for feed_id, batch in feeds:
+        if any(feed_id == other for other, _ in run):
+            yield run
+            run = []
+        run.append((feed_id, batch))
+    if run:
+        yield run
+
+
 @dataclass(slots=True, eq=False)
 class _Story:
     """A stored item, or an item of this batch, that a new one may repeat.
@@ -248,22 +313,31 @@ class _Story:
 class _Planned:
     """An item of the batch, judged and waiting for its INSERT."""
 
-    index: int  # its place in the batch
+    index: int  # its place in the batch (all its feeds' entries, in order)
+    feed_id: int
     entry: Classified
     story: _Story  # the item itself, as later items see it
     reason: Literal["url", "story"] | None  # why it repeats an earlier story; None when it starts one
 
 
 class _Batch:
-    """One `Store.ingest` call: what the database already knows about the batch,
-    fetched once, then kept up to date as the batch's own items are judged (so
-    the second copy of a story within one batch is recognised too).
+    """The entries of one or more feeds, stored in one go: what the database
+    already knows about them, fetched once, then kept up to date as the batch's
+    own items are judged (so the second copy of a story within the batch, in the
+    same feed or another, is recognised too).
 
-    Every item is judged first, in batch order, then all are inserted with one
-    multi-row INSERT, their hits with one more and their alerts with another."""
+    Every item is judged first, in order (feed by feed, each feed's entries in
+    order), then all are inserted with one multi-row INSERT, their hits with one
+    more and their alerts with another. The outcomes are those of storing the
+    feeds one after the other; no feed may appear twice (see `_distinct_feeds`)."""
 
-    def __init__(self, store: Store, conn: Connection, feed_id: int, batch: Sequence[Classified]) -> None:
-        self.store, self.conn, self.feed_id, self.batch = store, conn, feed_id, batch
+    def __init__(
+        self, store: Store, conn: Connection, feeds: Sequence[tuple[int, Sequence[Classified]]]
+    ) -> None:
+        self.store, self.conn = store, conn
+        self.sizes = [len(batch) for _, batch in feeds]
+        self.batch = [entry for _, batch in feeds for entry in batch]
+        self.feed_ids = [feed_id for feed_id, batch in feeds for _ in batch]  # of each entry
         self.now = _now()
         self.by_url: dict[str, _Story] = {}
         self.by_hash: dict[str, _Story] = {}
@@ -271,17 +345,18 @@ class _Batch:
         self.stored: dict[int, _Story] = {}
         self.hits: list[dict[str, Any]] = []
 
-    def run(self) -> list[Outcome]:
+    def run(self) -> list[list[Outcome]]:
+        """The outcomes, feed by feed."""
         seen = self._known_guids()
         outcomes: list[Outcome | None] = [None] * len(self.batch)
         fresh: list[int] = []
         for index, entry in enumerate(self.batch):
-            guid = entry.item.guid
-            if guid in seen:
-                outcomes[index] = Outcome("seen", None, "guid", seen[guid])
+            key = (self.feed_ids[index], entry.item.guid)
+            if key in seen:
+                outcomes[index] = Outcome("seen", None, "guid", seen[key])
             else:
                 fresh.append(index)
-            seen.setdefault(guid, None)  # a second copy within this batch is seen too
+            seen.setdefault(key, None)  # a second copy within this feed's batch is seen too
         if fresh:
             entries = [self.batch[i] for i in fresh]
             self._lock_stories(entries)
@@ -290,13 +365,19 @@ class _Batch:
                 outcomes[index] = outcome
             if self.hits:
                 self.conn.execute(hits_t.insert(), self.hits)
-        return outcomes  # type: ignore[return-value]
+        return self._by_feed(outcomes)  # type: ignore[arg-type]
 
-    def _known_guids(self) -> dict[str, int | None]:
-        """Guids this feed already stored, with the story each belongs to."""
-        guids = self.store.values({e.item.guid for e in self.batch})
-        rows = self.conn.execute(self.store.known_guids, {"feed_id": self.feed_id, "guids": guids})
-        return {guid: duplicate_of or item_id for guid, item_id, duplicate_of in rows}
+    def _by_feed(self, outcomes: Sequence[Outcome]) -> list[list[Outcome]]:
+        flat = iter(outcomes)
+        return [list(islice(flat, size)) for size in self.sizes]
+
+    def _known_guids(self) -> dict[tuple[int, str], int | None]:
+        """(feed id, guid) of the batch already stored, with the story each belongs to."""
+        if not self.batch:
+            return {}
+        pairs = {(feed_id, e.item.guid) for feed_id, e in zip(self.feed_ids, self.batch, strict=True)}
+        rows = self.conn.execute(self.store.known_guids, self.store.pairs(pairs))
+        return {(feed_id, guid): duplicate_of or item_id for feed_id, guid, item_id, duplicate_of in rows}
 
     def _lock_stories(self, entries: Sequence[Classified]) -> None:
         if self.store._dialect != "postgresql":
@@ -383,7 +464,7 @@ class _Batch:
         root = None if story is None else story if story.root is None else story.root
         own = _Story(entry.fingerprint.simhash, None, root, entry.item.text, has_text=True)
         self._remember(own, entry)
-        return _Planned(index, entry, own, reason)
+        return _Planned(index, self.feed_ids[index], entry, own, reason)
 
     def _remember(self, story: _Story, entry: Classified) -> None:
         if entry.canonical_url:
@@ -409,8 +490,9 @@ class _Batch:
         """Judge and insert the batch's new items: all at once, unless one of them
         conflicts (another process stored its guid since `_known_guids`). Later
         items may have been judged against that one, so then the attempt is
-        rolled back and the items go one by one, as each insert's outcome decides
-        what the next item repeats."""
+        rolled back and retried feed by feed (as storing the feeds one after the
+        other would have), and within the feed that conflicts item by item, as
+        each insert's outcome decides what the next item repeats."""
         planned = [self._plan(index) for index in fresh]
         if len(planned) == 1:
             return self._store_one(planned[0])
@@ -421,7 +503,10 @@ class _Batch:
             return self._finish(planned, ids)
         savepoint.rollback()
         self._forget(planned)
-        return [outcome for index in fresh for outcome in self._store_one(self._plan(index))]
+        parts = [list(part) for _, part in groupby(fresh, key=self.feed_ids.__getitem__)]
+        if len(parts) == 1:
+            parts = [[index] for index in fresh]
+        return [outcome for part in parts for outcome in self._store(part)]
 
     def _store_one(self, planned: _Planned) -> list[tuple[int, Outcome]]:
         ids = self._insert_items([planned])
@@ -430,16 +515,17 @@ class _Batch:
             return [(planned.index, Outcome("seen", None, "guid"))]
         return self._finish([planned], ids)
 
-    def _insert_items(self, planned: Sequence[_Planned]) -> dict[str, int]:
-        """One INSERT for all; the ids of the rows stored, by guid (a conflicting
-        row returns nothing, so rows are matched by guid, not by position)."""
-        rows = [self._item_row(p.entry, p.story.root_id) for p in planned]
-        return {r.guid: r.id for r in self.conn.execute(self.store.insert_items, rows)}
+    def _insert_items(self, planned: Sequence[_Planned]) -> dict[tuple[int, str], int]:
+        """One INSERT for all; the ids of the rows stored, by (feed id, guid): a
+        conflicting row returns nothing, and two feeds may carry the same guid, so
+        rows are matched by both, not by position."""
+        rows = [self._item_row(p.feed_id, p.entry, p.story.root_id) for p in planned]
+        return {(r.feed_id, r.guid): r.id for r in self.conn.execute(self.store.insert_items, rows)}
 
-    def _item_row(self, entry: Classified, story_id: int | None) -> dict[str, Any]:
+    def _item_row(self, feed_id: int, entry: Classified, story_id: int | None) -> dict[str, Any]:
         item, fp = entry.item, entry.fingerprint
         return {
-            "feed_id": self.feed_id, "guid": item.guid, "url": item.url, "canonical_url": entry.canonical_url,
+            "feed_id": feed_id, "guid": item.guid, "url": item.url, "canonical_url": entry.canonical_url,
             "title": item.title, "text": item.text, "published_at": item.published, "ingested_at": self.now,
             "language": item.language, "origin": item.origin, "place": item.place, "path": item.path,
             "flags": list(item.flags), "content_hash": fp.content_hash, "fingerprint": fp.simhash,
@@ -448,10 +534,10 @@ class _Batch:
             "relevance": None, "labelled_at": None,
         }
 
-    def _finish(self, planned: Sequence[_Planned], ids: dict[str, int]) -> list[tuple[int, Outcome]]:
+    def _finish(self, planned: Sequence[_Planned], ids: dict[tuple[int, str], int]) -> list[tuple[int, Outcome]]:
         """The stored items' ids, story links, hits and alerts, and their outcomes."""
         for p in planned:
-            p.story.id = ids[p.entry.item.guid]
+            p.story.id = ids[p.feed_id, p.entry.item.guid]
         self._link_stories(planned)
         alert_ids = self._alerts([p for p in planned if p.reason is None])
         outcomes = []

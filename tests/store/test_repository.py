@@ -11,8 +11,8 @@ from monitor.dedupe import canonical_url, fingerprint
 from monitor.items import Hit, Item
 from monitor.store import migrations
 from monitor.store.engine import make_engine
-from monitor.store.models import Alert, StoredItem
-from monitor.store.repository import AlertRequest, Classified, Store
+from monitor.store.models import Alert, Base, Feed, StoredHit, StoredItem
+from monitor.store.repository import AlertRequest, Classified, Outcome, Store
 from tests.conftest import SEEDS
 
 RELEASE = next(SEEDS.glob("004_*.txt")).read_text(encoding="utf-8")[:1800]
@@ -149,7 +149,7 @@ def test_rows_another_writer_stored_meanwhile_are_seen_and_the_rest_judged_witho
     def another_writer(batch: repository._Batch, entries: list[Classified]) -> None:
         lock_stories(batch, entries)
         insert = (postgresql.insert if store.engine.dialect.name == "postgresql" else sqlite.insert)(StoredItem)
-        row = batch._item_row(entry("2", text=OTHER, hits=False), None)
+        row = batch._item_row(batch.feed_ids[0], entry("2", text=OTHER, hits=False), None)
         batch.conn.execute(insert.values(**row))
 
     monkeypatch.setattr(repository._Batch, "_lock_stories", another_writer)
@@ -182,3 +182,134 @@ def test_a_story_that_starts_in_a_batch_links_its_later_repeats(store: Store) ->
     assert [(g, d) for g, _, d in stored] == [("1", None), ("2", None), ("3", first), ("4", first)]
     assert [o.item_id for o in outcomes] == [i for _, i, _ in stored]  # ids in batch order
     assert store.count("alerts") == 2
+
+
+# storing several feeds in one transaction -------------------------------------
+
+A, B, C, Z = (f"https://{name}.example/feed" for name in "abcz")
+EDITED = RELEASE.replace("the press service said", "BelTA reported")
+
+
+def prose(seed: int) -> str:
+    """A text of its own: no story in common with the seeds or another seed of this."""
+    words = ["harbour", "tariff", "vaccine", "glacier", "census", "orchestra", "railway", "drought", "satellite"]
+    return " ".join(f"{words[(n * seed) % len(words)]}{seed}x{n % 17} report{n * seed % 29}" for n in range(90))
+
+
+def group() -> list[tuple[str, list[Classified]]]:
+    """Feeds repeating each other every way there is: guid (within a feed, and the
+    same guid in two feeds), canonical URL, identical and near-identical text, a
+    story stored before the group, an empty feed, and a feed stored twice."""
+    return [
+        (A, [entry("a1", url="https://a.example/n/1", source=A), entry("same", text=OTHER, source=A),
+             entry("same", text=OTHER, source=A)]),
+        (B, [entry("same", text=prose(4), source=B), entry("b2", text=EDITED, source=B),
+             entry("b3", text=prose(5), url="https://www.a.example/n/1?utm_source=rss", source=B)]),
+        (C, [entry("c1", text=OTHER, hits=False, source=C), entry("c2", text=prose(3), source=C),
+             entry("c3", text=prose(4), source=C)]),
+        ("https://d.example/feed", []),
+        (A, [entry("a1", text=prose(7), source=A), entry("a4", text=prose(6), source=A)]),
+    ]
+
+
+def described(store: Store, by_feed: list[list[Outcome]]) -> list[list[tuple]]:
+    """Outcomes with row ids replaced by what they name (feed URL and guid), so runs
+    on databases that handed out other ids compare."""
+    with store.engine.connect() as conn:
+        names = {i: (url, guid) for i, url, guid in conn.execute(
+            select(StoredItem.id, Feed.url, StoredItem.guid).join(Feed, Feed.id == StoredItem.feed_id))}
+        alerts = {i: (names[item], channel) for i, item, channel in conn.execute(
+            select(Alert.id, Alert.item_id, Alert.channel))}
+    return [[(o.status, o.reason, names.get(o.item_id), names.get(o.story_id), [alerts[a] for a in o.alert_ids])
+             for o in outcomes] for outcomes in by_feed]
+
+
+def snapshot(store: Store) -> dict[str, list[tuple]]:
+    """Every stored row, by what it names rather than by id."""
+    with store.engine.connect() as conn:
+        names = {i: (url, guid) for i, url, guid in conn.execute(
+            select(StoredItem.id, Feed.url, StoredItem.guid).join(Feed, Feed.id == StoredItem.feed_id))}
+        items = [(names[i], names.get(d), m) for i, d, m in conn.execute(
+            select(StoredItem.id, StoredItem.duplicate_of, StoredItem.matched))]
+        hits = [(names[i], rule) for i, rule in conn.execute(select(StoredHit.item_id, StoredHit.rule))]
+        alerts = [(names[i], channel, key) for i, channel, key in conn.execute(
+            select(Alert.item_id, Alert.channel, Alert.idempotency_key))]
+        feeds = [tuple(row) for row in conn.execute(
+            select(Feed.url, Feed.items_seen, Feed.last_new_item_at.is_not(None)))]
+    return {name: sorted(rows, key=repr) for name, rows in
+            {"items": items, "hits": hits, "alerts": alerts, "feeds": feeds}.items()}
+
+
+def fresh(store: Store) -> Store:
+    """The same database emptied, with one story stored before the group, and a store
+    that remembers no feed ids of before."""
+    with store.engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+    again = Store(store.engine)
+    again.ingest(Z, [entry("z1", text=prose(3), source=Z)])
+    return again
+
+
+def test_feeds_stored_together_have_the_outcomes_and_rows_of_feeds_stored_one_by_one(store: Store) -> None:
+    store = fresh(store)
+    one_by_one = described(store, [store.ingest(source, batch) for source, batch in group()])
+    rows = snapshot(store)
+    store = fresh(store)
+    together = described(store, store.ingest_many(group()))
+
+    assert together == one_by_one
+    assert snapshot(store) == rows
+    assert [[(status, reason, story) for status, reason, _, story, _ in feed] for feed in together] == [
+        [("new", None, None), ("new", None, None), ("seen", "guid", None)],
+        [("new", None, None), ("seen", "story", (A, "a1")), ("seen", "url", (A, "a1"))],  # same guid, other feed
+        [("seen", "story", (A, "same")), ("seen", "story", (Z, "z1")), ("seen", "story", (B, "same"))],
+        [],
+        [("seen", "guid", (A, "a1")), ("new", None, None)],  # the feed's batch before is stored, as one by one
+    ]
+    assert len(rows["alerts"]) == 5  # z1, a1, A's same, B's same, a4
+    assert [(url, seen) for url, seen, _ in rows["feeds"]] == [
+        (A, 3), (B, 3), (C, 3), ("https://d.example/feed", 0), (Z, 1)]
+
+
+def test_a_conflict_in_one_feed_of_a_group_is_judged_as_one_by_one(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer stores B's "b2" between the group's guid check and its INSERT:
+    "b2" alone is seen, every other item of every feed is stored as if the feeds
+    had gone one after the other."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from monitor.store import repository
+
+    lock_stories = repository._Batch._lock_stories
+
+    def another_writer(batch: repository._Batch, entries: list[Classified]) -> None:
+        lock_stories(batch, entries)
+        feed_id = batch.store._feed_id(batch.conn, B)
+        if feed_id in batch.feed_ids:
+            insert = (postgresql.insert if store.engine.dialect.name == "postgresql" else sqlite.insert)(StoredItem)
+            batch.conn.execute(insert.values(**batch._item_row(feed_id, entry("b2", text=prose(8), hits=False), None)))
+
+    monkeypatch.setattr(repository._Batch, "_lock_stories", another_writer)
+    feeds = group()[:3]
+    store = fresh(store)
+    one_by_one = described(store, [store.ingest(source, batch) for source, batch in feeds])
+    rows = snapshot(store)
+    store = fresh(store)
+    together = store.ingest_many(feeds)
+
+    assert described(store, together) == one_by_one
+    assert snapshot(store) == rows
+    assert [(o.status, o.reason, o.item_id) for o in together[1]][1] == ("seen", "guid", None)
+    assert [o.status for o in together[0] + together[2]] == ["new", "new", "seen", "seen", "seen", "seen"]
+
+
+def test_a_dry_run_of_a_group_stores_nothing_and_says_what_a_run_would(store: Store) -> None:
+    dry = store.ingest_many(group(), dry_run=True)
+    assert store.count("items") == 0 and store.count("feeds") == 0 and store.count("alerts") == 0
+    real = store.ingest_many(group())
+    def judged(by_feed: list[list[Outcome]]) -> list[list[tuple]]:
+        return [[(o.status, o.reason) for o in feed] for feed in by_feed]
+
+    assert judged(dry) == judged(real)
