@@ -17,7 +17,7 @@ from functools import cached_property
 from itertools import groupby, islice
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, Integer, String, and_, any_, bindparam, func, literal_column, or_, select
+from sqlalchemy import BigInteger, Connection, Engine, Integer, String, and_, any_, bindparam, func, literal_column, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from monitor.dedupe import MIN_WORDS_FOR_NEAR, NEAR_DUPLICATE_BITS, Fingerprint, hamming, same_story
@@ -129,6 +129,12 @@ class Store:
                 .where(or_(*(self._in(column, f"band{n}") for n, column in enumerate(_BANDS))),
                        items_t.c.ingested_at >= bindparam("since"))
                 .order_by(items_t.c.id))
+
+    @cached_property
+    def lock_stories(self) -> Any:
+        """PostgreSQL: take the transaction's advisory locks on `keys` in the array's order."""
+        keys = func.unnest(bindparam("keys", type_=postgresql.ARRAY(BigInteger))).table_valued("key").render_derived()
+        return select(func.count(func.pg_advisory_xact_lock(keys.c.key))).select_from(keys)
 
     def _in(self, column: Any, name: str) -> Any:
         """`column IN (:name)` with all the values in one parameter (see `values`): the
@@ -384,8 +390,9 @@ class _Batch:
             return  # SQLite's BEGIN IMMEDIATE already serializes writers
         # Two instances storing the same syndicated text at once must agree on one
         # story root. Sorted, so two batches never wait on each other in a cycle.
-        for key in sorted({int(e.fingerprint.content_hash[:15], 16) for e in entries}):
-            self.conn.execute(select(func.pg_advisory_xact_lock(key)))
+        # One statement for all keys: a round trip per item was most of a feed's storing.
+        keys = sorted({int(e.fingerprint.content_hash[:15], 16) for e in entries})
+        self.conn.execute(self.store.lock_stories, {"keys": keys})
 
     def _load_candidates(self, entries: Sequence[Classified]) -> None:
         store = self.store
