@@ -21,7 +21,9 @@ is shown (dashboard, alerts) is escaped. Entry and feed links are still
 resolved against the document's base: feedparser does that separately.
 
 Plain RSS 2.0, which most press offices serve, is read by `plainrss` instead:
-the same result at a tenth of the cost (see there). feedparser is lenient: it still returns entries from a broken document and
+the same result at a tenth of the cost (see there).
+
+feedparser is lenient: it still returns entries from a broken document and
 sets `bozo`. We keep such entries (losing a press release because a feed has a
 stray `&` would be worse) but say so: `ParsedFeed.problem` carries the message
 and the items are flagged. A document that yields nothing and is not a feed at

@@ -17,7 +17,9 @@ from functools import cached_property
 from itertools import groupby, islice
 from typing import Any, Literal
 
-from sqlalchemy import BigInteger, Connection, Engine, Integer, String, and_, any_, bindparam, func, literal_column, or_, select
+from sqlalchemy import (
+    BigInteger, Connection, Engine, Integer, String, and_, any_, bindparam, func, literal_column, or_, select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from monitor.dedupe import MIN_WORDS_FOR_NEAR, NEAR_DUPLICATE_BITS, Fingerprint, hamming, same_story
@@ -133,7 +135,8 @@ class Store:
     @cached_property
     def lock_stories(self) -> Any:
         """PostgreSQL: take the transaction's advisory locks on `keys` in the array's order."""
-        keys = func.unnest(bindparam("keys", type_=postgresql.ARRAY(BigInteger))).table_valued("key").render_derived()
+        keys = (func.unnest(bindparam("keys", type_=postgresql.ARRAY(BigInteger)))
+                .table_valued("key").render_derived())
         return select(func.count(func.pg_advisory_xact_lock(keys.c.key))).select_from(keys)
 
     def _in(self, column: Any, name: str) -> Any:
