@@ -87,13 +87,14 @@ def test_a_digest_takes_only_what_came_before_its_time(tmp_path: Path, db_url: s
 
 def test_a_digest_time_missed_while_down_is_caught_up_at_start(tmp_path: Path, db_url: str, smtp: SmtpServer) -> None:
     config = digest_config(tmp_path, db_url, smtp.port)
+    matched_at = datetime.now(UTC)  # times below count from here, so a minute boundary cannot fall in between
     assert invoke(config, "replay", str(SEED_004))[0] == 0
     app, outbox = outbox_of(config)
     schedule = DigestSchedule("desk", "* * * * *", "UTC")  # a time passed since the match
     try:
-        assert catch_up(outbox, schedule, now=datetime.now(UTC)) is None  # not yet: same minute at best
-        assert catch_up(outbox, schedule, now=datetime.now(UTC) + timedelta(minutes=2)) is not None
-        assert catch_up(outbox, schedule, now=datetime.now(UTC) + timedelta(minutes=3)) is None
+        assert catch_up(outbox, schedule, now=matched_at) is None  # no digest time since the match yet
+        assert catch_up(outbox, schedule, now=matched_at + timedelta(minutes=2)) is not None
+        assert catch_up(outbox, schedule, now=matched_at + timedelta(minutes=3)) is None
     finally:
         app.engine.dispose()
 
