@@ -97,7 +97,7 @@ def read(text: str, headers: Mapping[str, str]) -> PlainFeed | None:
 
 
 def _feed(root: ET.Element, headers: Mapping[str, str]) -> PlainFeed:
-    _require(root.tag == "rss" and set(root.attrib) <= {"version"} and len(root) == 1)
+    _require(root.tag == "rss" and root.attrib == {"version": "2.0"} and len(root) == 1)  # 0.9x: feedparser
     channel = root[0]
     _require(channel.tag == "channel" and not channel.attrib)
     header_language = (headers.get("content-language") or "").replace("_", "-") or None

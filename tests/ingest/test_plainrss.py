@@ -180,6 +180,7 @@ DECLINED = {
     "a link feedparser rewrites": rss("<item><link>https:///a.example/x</link></item>"),
     "an alternate atom:link": rss("", channel='<atom:link href="https://a.example/"/>'),
     "windows-1251 declared": rss("<item><title>t</title></item>").replace(b"utf-8", b"windows-1251"),
+    "RSS 0.91": rss("<item><title>t</title></item>").replace(b'version="2.0"', b'version="0.91"'),
     "a default namespace": rss("").replace(b'<rss version="2.0"', b'<rss version="2.0" xmlns="urn:x"'),
 }
 
