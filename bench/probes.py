@@ -6,7 +6,7 @@
   `Automaton.iter`, every match consumed). Best of `repeat` runs each,
   alternating, so a noisy moment hurts both sides.
 * breakdown: the CPU of each step of a cold poll, per feed, one at a time
-  (the floor's feedparser.parse, parse_feed, normalize, scan, fingerprint,
+  (the floor's feedparser.parse, parse_feed, normalize, scan, fingerprints,
   pickling the worker's result, Store.ingest into a fresh SQLite file).
 * replay: N distinct .txt fixtures through `monitor.replay.load` and
   `monitor.replay.run` into a fresh, migrated SQLite file, as `monitor replay`
@@ -38,7 +38,7 @@ from bench.workdir import write_config, write_extra_rules, write_fixtures
 from monitor import replay
 from monitor.app import App
 from monitor.config import load_config
-from monitor.dedupe import canonical_url, fingerprint
+from monitor.dedupe import canonical_url, fingerprints
 from monitor.ingest import parse_feed
 from monitor.items import Item
 from monitor.normalize import normalize
@@ -152,7 +152,7 @@ def breakdown(feeds: int) -> dict[str, Any]:
     writer = PressWriter(seed=9)
     documents = [feed_document(number, feed_items(writer, number, 20)) for number in range(feeds)]
     headers = {"content-type": "application/rss+xml; charset=utf-8"}
-    clock = Clock(["feedparser.parse (floor)", "parse_feed", "normalize", "Matcher.scan", "fingerprint",
+    clock = Clock(["feedparser.parse (floor)", "parse_feed", "normalize", "Matcher.scan", "fingerprints",
                    "canonical_url", "Pipeline.prepare (all four)", "pickle round trip", "Store.ingest",
                    "FeedStore.claim_due", "FeedStore.record_many", "FeedStore.record_success"])
     with tempfile.TemporaryDirectory(prefix="bench-breakdown-") as tmp:
@@ -171,9 +171,8 @@ def breakdown(feeds: int) -> dict[str, Any]:
             with clock("Matcher.scan"):
                 for item in items:
                     matcher.scan(item)
-            with clock("fingerprint"):
-                for item in items:
-                    fingerprint(item)
+            with clock("fingerprints"):
+                fingerprints(items)  # a batch, as Pipeline.prepare does
             with clock("canonical_url"):
                 for item in items:
                     canonical_url(item.url)

@@ -49,7 +49,7 @@ class Pipeline:
         """Everything decided about a batch, without I/O: safe to run in a worker process."""
         classified = [self.classify(raw) for raw in items]
         prints = fingerprints([item for item, _ in classified])
-        prepared = [
+        return [
             Classified(
                 item=item,
                 hits=hits,
@@ -59,7 +59,6 @@ class Pipeline:
             )
             for (item, hits), print_ in zip(classified, prints, strict=True)
         ]
-        return prepared
 
     def commit(self, source: str, prepared: Sequence[Classified], *, dry_run: bool = False) -> list[Result]:
         """Store a prepared batch from one source in one transaction."""

@@ -7,24 +7,21 @@ replay with nothing half-written (unless the operator asks to keep going).
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import os
 import sys
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from itertools import groupby
 from pathlib import Path
-from typing import Any
 
 from monitor.alerts.settings import Route
 from monitor.ingest import FixtureError, iter_fixture_paths, load_fixture, read_fixture
 from monitor.items import Item
 from monitor.pipeline import Pipeline, Result
 from monitor.store.repository import Classified
-from monitor.workers import init_worker, make_pool, prepare_items
+from monitor.workers import forked_pool, init_worker, make_pool, prepare_items
 
 BATCH = 500  # items per transaction: large enough to amortise the commit
 PREPARE_CHUNK = 100  # items per worker task: small, so the first batch is ready to store early
@@ -47,7 +44,7 @@ def fixture_paths(args: Sequence[str]) -> list[Path | None]:
 
 def load(paths: Sequence[Path | None], progress: Progress | None = None) -> Loaded:
     """Read and parse every input; many files are parsed by forked processes."""
-    pool = _forked_pool(os.cpu_count() or 1) if len(paths) >= PARALLEL_FROM and None not in paths else None
+    pool = forked_pool(os.cpu_count() or 1) if len(paths) >= PARALLEL_FROM and None not in paths else None
     if pool is None:
         return _load_files(paths, progress)
     loaded = Loaded()
@@ -77,28 +74,13 @@ def _load_files(paths: Sequence[Path | None], progress: Progress | None = None) 
 
 
 def worker_pool(rule_paths: Sequence[Path], routes: Sequence[Route], items: int) -> Executor | None:
-    """Worker processes for a large replay on a machine with cores to spare.
-
-    A process without threads (`monitor replay`) forks them, so they start with
-    every module imported; a forkserver's worker first spends about a second of
-    CPU importing SQLAlchemy, feedparser and the rules, half of what a whole
-    10,000-item replay should take. A process with threads cannot fork safely,
-    so it gets the daemon's forkserver pool.
-    """
+    """Worker processes for a large replay on a machine with cores to spare:
+    forked where that is safe (`monitor replay` has no threads), as they then start
+    at once, else the daemon's forkserver pool."""
     cores = os.cpu_count() or 1
     if items < PARALLEL_FROM or cores < 2:
         return None
-    return _forked_pool(cores, init_worker, (list(rule_paths), list(routes))) or make_pool(rule_paths, cores, routes)
-
-
-def _forked_pool(workers: int, initializer: Callable[..., None] | None = None,
-                 initargs: tuple[Any, ...] = ()) -> Executor | None:
-    """A pool of `workers` forked processes; None with one core, or in a process
-    with threads (forking one is unsafe)."""
-    if workers < 2 or threading.active_count() > 1:
-        return None
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
-                               initializer=initializer, initargs=initargs)
+    return forked_pool(cores, init_worker, (list(rule_paths), list(routes))) or make_pool(rule_paths, cores, routes)
 
 
 def run(

@@ -10,11 +10,13 @@ plain picklable values; storage stays in the daemon process.
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from monitor.alerts.routing import Router
 from monitor.alerts.settings import Route
@@ -80,3 +82,15 @@ def make_pool(rule_paths: Sequence[Path], workers: int, routes: Sequence[Route] 
     for _ in range(workers):  # each submission with no idle worker starts one
         pool.submit(int)
     return pool
+
+
+def forked_pool(
+    workers: int, initializer: Callable[..., None] | None = None, initargs: tuple[Any, ...] = ()
+) -> Executor | None:
+    """Forked worker processes, which start at once with everything the parent has
+    imported (`monitor replay`). None with fewer than two workers, or in a process
+    with threads: forking one is unsafe, so the daemon uses `make_pool`."""
+    if workers < 2 or threading.active_count() > 1:
+        return None
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
+                               initializer=initializer, initargs=initargs)

@@ -46,6 +46,7 @@ _ITEM_TEXT: Final = ("title", "link", "description", "guid", "pubDate", _CONTENT
 _PROLOG: Final = re.compile(r"\A\s*(?:<\?xml\b[^>]*\?>\s*)?(?:<!--(?:(?!-->).)*-->\s*)*<rss[\s>]", re.DOTALL)
 _XML_DECLARED: Final = re.compile(r"""\A\s*<\?xml\b[^>]*\bencoding\s*=\s*["']([^"']+)["']""")
 # feedparser turns `&name;` left in a link's text into `&name` (a query string read as an entity).
+_SCHEME: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
 _LINK_ENTITY: Final = re.compile(r"&([A-Za-z0-9_]+);")
 # feedparser maps C1 controls to the characters windows-1252 has there (0x80 -> euro sign).
 _CP1252: Final = {
@@ -181,7 +182,7 @@ def _text(element: ET.Element) -> str:
 def _absolute(url: str) -> bool:
     """feedparser rewrites `scheme:///x`; anything else with `://` it leaves alone."""
     scheme, _, rest = url.partition("://")
-    return bool(re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme)) and not rest.startswith("/")
+    return bool(_SCHEME.fullmatch(scheme)) and not rest.startswith("/")
 
 
 def _require(condition: bool) -> None:

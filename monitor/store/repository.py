@@ -79,6 +79,10 @@ class Store:
                 .returning(items_t.c.id, items_t.c.feed_id, items_t.c.guid))
 
     @cached_property
+    def insert_hits(self) -> Any:
+        return hits_t.insert()
+
+    @cached_property
     def insert_alerts(self) -> Any:
         return (self._insert(alerts_t).on_conflict_do_nothing(index_elements=["item_id", "channel"])
                 .returning(alerts_t.c.id, alerts_t.c.item_id, alerts_t.c.channel))
@@ -373,7 +377,7 @@ class _Batch:
             for index, outcome in self._store(fresh):
                 outcomes[index] = outcome
             if self.hits:
-                self.conn.execute(hits_t.insert(), self.hits)
+                self.conn.execute(self.store.insert_hits, self.hits)
         return self._by_feed(outcomes)  # type: ignore[arg-type]
 
     def _by_feed(self, outcomes: Sequence[Outcome]) -> list[list[Outcome]]:
