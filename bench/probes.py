@@ -8,8 +8,8 @@
 * breakdown: the CPU of each step of a cold poll, per feed, one at a time
   (the floor's feedparser.parse, parse_feed, normalize, scan, fingerprints,
   pickling the worker's result, Store.ingest into a fresh SQLite file).
-* replay: N distinct .txt fixtures through `monitor.replay.load` and
-  `monitor.replay.run` into a fresh, migrated SQLite file, as `monitor replay`
+* replay: N distinct .txt fixtures through `monitor.pipeline.replay.load` and
+  `monitor.pipeline.replay.run` into a fresh, migrated SQLite file, as `monitor replay`
   does.
 
 Each prints one JSON line.
@@ -35,7 +35,7 @@ import feedparser
 
 from bench.corpus import DEFAULT_RULES, ROOT, PressWriter, feed_document, feed_items
 from bench.workdir import write_config, write_extra_rules, write_fixtures
-from monitor import replay
+from monitor.pipeline import replay
 from monitor.app import App
 from monitor.config import load_config
 from monitor.dedupe import canonical_url, fingerprints
@@ -43,7 +43,7 @@ from monitor.ingest import parse_feed
 from monitor.items import Item
 from monitor.normalize import normalize
 from monitor.rules import compile_rules, load_rules
-from monitor.poller import FLUSH_EVERY
+from monitor.pipeline.polling import FLUSH_EVERY
 from monitor.store.feeds import FeedState, FeedStore, ListedFeed, Success
 
 

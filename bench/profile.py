@@ -102,7 +102,7 @@ def profile_cycles(kind: str, feeds: int, hosts: int, out: Path) -> None:
 
 
 def profile_in_process(kind: str, items: int, out: Path) -> None:
-    from monitor import replay
+    from monitor.pipeline import replay
     from monitor.app import App
     from monitor.config import load_config
     from monitor.items import Item

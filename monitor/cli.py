@@ -17,7 +17,8 @@ from typing import Any, NoReturn
 import click
 from sqlalchemy.exc import OperationalError
 
-from monitor import logs, replay
+from monitor import logs
+from monitor.pipeline import replay
 from monitor.app import App
 from monitor.config import ConfigError, load_config
 from monitor.ingest import FixtureError, load_fixture, read_fixture

@@ -43,7 +43,7 @@ from monitor.config import ConfigError, load_config
 from monitor.feedlist import listed_feeds
 from monitor.ingest.http import Fetcher
 from monitor.notify import Notifier
-from monitor.poller import CycleReport, Poller
+from monitor.pipeline.polling import CycleReport, Poller
 from monitor.rules import RuleError
 from monitor.secrets import SecretError
 from monitor.store.alerts import Outbox
@@ -51,7 +51,7 @@ from monitor.store.feeds import FeedStore
 from monitor.web.app import create_app
 from monitor.web.health import TickProbe
 from monitor.web.server import bind, serve, url_of
-from monitor.workers import init_worker, make_pool
+from monitor.pipeline.workers import init_worker, make_pool
 
 log = logs.get("daemon")
 

@@ -1,18 +1,26 @@
-"""The two value types every stage of the pipeline speaks: `Item` and `Hit`.
+"""The contract between the stages of the one path an item takes.
 
-A feed entry and a replayed fixture file both become an `Item`; after that point
-nothing knows where an item came from. A `Hit` explains *why* an item matched a
-rule: the term and the exact characters of the stored text.
+    Item -> prepare -> Prepared -> commit -> Outcome
+
+A feed entry, an article and a replayed fixture all become an `Item`; after that
+point nothing knows where an item came from. `prepare` (pure, in worker
+processes) turns items into `Prepared` values; `commit` stores them in one
+transaction and says what happened to each (`Outcome`). Storage imports these
+types; nothing here imports storage.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, NamedTuple
 
+from monitor.states import AlertMode
+
 Field = Literal["title", "text"]
+SeenReason = Literal["guid", "url", "story"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +52,8 @@ class Item:
 class Hit(NamedTuple):
     """One match of one rule term: `item.<field>[start:end] == matched`.
 
-    Immutable like `Item`, but a NamedTuple: the matcher builds one per hit, about
-    fourteen per press item, and a tuple is built several times faster than a
-    frozen dataclass.
+    A NamedTuple rather than a frozen dataclass: the matcher builds about
+    fourteen per press item, and a tuple is several times cheaper to build.
     """
 
     rule: str
@@ -55,3 +62,62 @@ class Hit(NamedTuple):
     start: int
     end: int
     matched: str
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """What dedupe compares (`monitor.dedupe.fingerprints`)."""
+
+    content_hash: str  # sha256 of the folded words: identical stories
+    simhash: int  # signed 64-bit (fits BIGINT on every backend)
+    bands: tuple[int, int, int, int]
+    words: int
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRequest:
+    """An alert the routes ask for; commit turns it into one outbox row."""
+
+    channel: str
+    rules: tuple[str, ...]
+    mode: AlertMode = AlertMode.IMMEDIATE
+    not_before: datetime | None = None  # quiet hours: not delivered before this
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """An item with everything decided about it, ready to be committed."""
+
+    item: Item  # normalized: what is stored, what hit offsets point into
+    hits: Sequence[Hit]
+    fingerprint: Fingerprint
+    canonical_url: str | None
+    alerts: Sequence[AlertRequest] = ()
+
+
+SourceBatch = tuple[str, Sequence[Prepared]]
+"""The prepared items of one source (its feed key first), committed together."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What committing one item did."""
+
+    status: Literal["new", "seen"]
+    item_id: int | None  # None when nothing was stored
+    reason: SeenReason | None = None  # why it counts as seen
+    story_id: int | None = None  # first item of the story this one repeats
+    alert_ids: tuple[int, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """An item as committed: what the drivers report."""
+
+    item: Item
+    hits: Sequence[Hit]
+    outcome: Outcome
+
+    @property
+    def rules(self) -> list[str]:
+        return sorted({h.rule for h in self.hits})

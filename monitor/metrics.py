@@ -4,7 +4,7 @@ Two kinds, kept apart on purpose:
 
 * **Events of this process** (fetches by result, fetch durations, items
   ingested, new matches by rule) are counters and a histogram in `REGISTRY`,
-  incremented where they happen (`monitor.poller`). Each instance counts its
+  incremented where they happen (`monitor.pipeline.polling`). Each instance counts its
   own; Prometheus sums across instances.
 * **State** (alerts by state, the outbox backlog, feeds by health) is not
   counted in memory but read from the database at scrape time by

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from monitor.items import Hit, Item
-from monitor.pipeline import Result
+from monitor.items import Result
 from monitor.rules import snippet
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")

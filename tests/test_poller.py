@@ -23,13 +23,14 @@ from monitor.config import load_config
 from monitor.daemon import poll_once
 from monitor.items import Hit
 from monitor.pipeline import Pipeline
-from monitor.poller import _Committer
+from monitor.pipeline.polling import _Committer
 from monitor.rules import compile_rules, load_rules
 from monitor.store import migrations
 from monitor.store.engine import make_engine
 from monitor.store.feeds import FeedStore
 from monitor.store.models import StoredItem
-from monitor.store.repository import Classified, Store
+from monitor.items import Prepared
+from monitor.store.repository import Store
 from tests.conftest import RULES, SEEDS
 from tests.feedserver import FeedServer, feed_xml
 from tests.store.test_repository import entry, prose
@@ -222,7 +223,7 @@ def test_two_processes_started_together_poll_each_feed_once(
 
 
 def test_claims_keep_a_few_feeds_of_each_origin_under_way() -> None:
-    from monitor.poller import _DuePlan
+    from monitor.pipeline.polling import _DuePlan
 
     plan = _DuePlan(per_origin=2)
     a, b, c = "http://a.example/", "http://B.example/", "http://c.example:8080/"
@@ -325,7 +326,7 @@ def test_a_feed_that_fails_to_store_fails_alone_in_its_group(db_url: str) -> Non
     feeds = [(f"https://f{n}.example/feed", [entry(f"{n}", text=prose(n + 1), source=f"https://f{n}.example/feed")])
              for n in range(4)]
     good = feeds[2][1][0]
-    broken = Classified(good.item, [Hit("ohchr", "x", "text", 0, 1, None)], good.fingerprint, None, good.alerts)
+    broken = Prepared(good.item, [Hit("ohchr", "x", "text", 0, 1, None)], good.fingerprint, None, good.alerts)
     feeds[2] = (feeds[2][0], [broken])  # matched=None violates NOT NULL
     try:
         results = asyncio.run(while_busy(committer, db, feeds))

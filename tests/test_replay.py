@@ -191,10 +191,10 @@ def test_the_installed_command_uses_the_database_from_the_environment(
 
 
 def test_worker_processes_classify_exactly_as_the_serial_path(config_file: Path, db_url: str, tmp_path: Path) -> None:
-    from monitor import replay
+    from monitor.pipeline import replay
     from monitor.app import App
     from monitor.config import load_config
-    from monitor.workers import make_pool
+    from monitor.pipeline.workers import make_pool
 
     app = App(load_config(config_file))
     app.upgrade()
@@ -216,7 +216,7 @@ def test_the_replay_pool_prepares_in_small_tasks_and_stores_in_batches(
     batch gets back its own items, in order, whatever the cut."""
     import dataclasses
 
-    from monitor import replay
+    from monitor.pipeline import replay
     from monitor.app import App
     from monitor.config import load_config
 
@@ -244,7 +244,7 @@ def test_the_replay_pool_prepares_in_small_tasks_and_stores_in_batches(
 def test_many_files_are_parsed_in_parallel_with_the_same_result(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from monitor import replay
+    from monitor.pipeline import replay
 
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"\xff\xfe\x00\x00garbage\x00\x81\x8d")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 
-from monitor.workers import make_pool, prepare_feed
+from monitor.pipeline.workers import make_pool, prepare_feed
 from tests.conftest import RULES
 from tests.feedserver import feed_xml
 

@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 
 from monitor.alerts.quiet import quiet_until
 from monitor.alerts.settings import Route, zone
-from monitor.items import Hit, Item
-from monitor.store.repository import AlertRequest
+from monitor.items import AlertRequest, Hit, Item
+from monitor.states import AlertMode
 
 
 @dataclass
@@ -30,7 +30,7 @@ class _Pending:
 
 
 class Router:
-    """The pipeline's `Router` hook, built from the `[[routes]]` of the config."""
+    """The pipeline's `RouteHits` step, built from the `[[routes]]` of the config."""
 
     def __init__(self, routes: Sequence[Route], clock: Callable[[], datetime] | None = None) -> None:
         self.routes = tuple(routes)
@@ -65,9 +65,9 @@ class Router:
             if pending.immediate:
                 waits = pending.not_before
                 not_before = None if None in waits else min(w for w in waits if w is not None)
-                requests.append(AlertRequest(channel, tuple(pending.rules), "immediate", not_before))
+                requests.append(AlertRequest(channel, tuple(pending.rules), AlertMode.IMMEDIATE, not_before))
             else:
-                requests.append(AlertRequest(channel, tuple(pending.rules), "digest"))
+                requests.append(AlertRequest(channel, tuple(pending.rules), AlertMode.DIGEST))
         return requests
 
 

@@ -36,7 +36,7 @@ def store_matches(outbox: Outbox, n: int, routes: list[Route], source: str = "re
     pipeline = Pipeline(compile_rules(load_rules([RULES])), Store(outbox.engine), Router(routes))
     items = [Item(source=source, guid=f"g{i}", title=f"Note {i} on the OHCHR", text=f"Item number {i} mentions OHCHR.")
              for i in range(n)]
-    results = pipeline.process(source, items)
+    (results,) = pipeline.commit([(source, pipeline.prepare(items))])
     return [a for r in results for a in r.outcome.alert_ids]
 
 

@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import select
 
 from monitor.dedupe import canonical_url, fingerprint
-from monitor.items import Hit, Item
+from monitor.items import AlertRequest, Hit, Item, Outcome, Prepared
 from monitor.store import migrations
 from monitor.store.engine import make_engine
 from monitor.store.models import Alert, Base, Feed, StoredHit, StoredItem
-from monitor.store.repository import AlertRequest, Classified, Outcome, Store
+from monitor.store.repository import Store
 from tests.conftest import SEEDS
 
 RELEASE = next(SEEDS.glob("004_*.txt")).read_text(encoding="utf-8")[:1800]
@@ -28,10 +28,10 @@ def store(db_url: str) -> Store:
 
 
 def entry(guid: str, text: str = RELEASE, url: str | None = None, source: str = "https://a.example/feed",
-          hits: bool = True) -> Classified:
+          hits: bool = True) -> Prepared:
     item = Item(source=source, guid=guid, title="Sekreta meets Türk", text=text, url=url)
     found = [Hit("ohchr", "OHCHR", "text", 0, 5, text[:5])] if hits else []
-    return Classified(item, found, fingerprint(item), canonical_url(url),
+    return Prepared(item, found, fingerprint(item), canonical_url(url),
                       [AlertRequest("email", ("ohchr",))] if hits else [])
 
 
@@ -76,7 +76,7 @@ def test_dry_run_rolls_everything_back(store: Store) -> None:
 
 def test_a_failure_mid_batch_leaves_nothing_half_written(store: Store) -> None:
     broken = entry("2")
-    broken = Classified(broken.item, [Hit("ohchr", "x", "text", 0, 1, None)], broken.fingerprint, None,
+    broken = Prepared(broken.item, [Hit("ohchr", "x", "text", 0, 1, None)], broken.fingerprint, None,
                         broken.alerts)  # matched=None violates NOT NULL
     with pytest.raises(Exception):
         store.ingest("https://a.example/feed", [entry("1"), broken])
@@ -141,18 +141,18 @@ def test_rows_another_writer_stored_meanwhile_are_seen_and_the_rest_judged_witho
     is not ours, so "3" starts a story of its own; hits and alerts only for ours."""
     from sqlalchemy.dialects import postgresql, sqlite
 
-    from monitor.store import repository
+    from monitor.store import _batch
 
     edited = RELEASE.replace("the press service said", "BelTA reported")
-    lock_stories = repository._Batch._lock_stories
+    lock_stories = _batch.Batch._lock_stories
 
-    def another_writer(batch: repository._Batch, entries: list[Classified]) -> None:
+    def another_writer(batch: _batch.Batch, entries: list[Prepared]) -> None:
         lock_stories(batch, entries)
         insert = (postgresql.insert if store.engine.dialect.name == "postgresql" else sqlite.insert)(StoredItem)
         row = batch._item_row(batch.feed_ids[0], entry("2", text=OTHER, hits=False), None)
         batch.conn.execute(insert.values(**row))
 
-    monkeypatch.setattr(repository._Batch, "_lock_stories", another_writer)
+    monkeypatch.setattr(_batch.Batch, "_lock_stories", another_writer)
     outcomes = store.ingest("https://a.example/feed", [entry("1", text=OTHER[:1500]), entry("2"),
                                                        entry("3", text=edited)])
 
@@ -196,7 +196,7 @@ def prose(seed: int) -> str:
     return " ".join(f"{words[(n * seed) % len(words)]}{seed}x{n % 17} report{n * seed % 29}" for n in range(90))
 
 
-def group() -> list[tuple[str, list[Classified]]]:
+def group() -> list[tuple[str, list[Prepared]]]:
     """Feeds repeating each other every way there is: guid (within a feed, and the
     same guid in two feeds), canonical URL, identical and near-identical text, a
     story stored before the group, an empty feed, and a feed stored twice."""
@@ -280,18 +280,18 @@ def test_a_conflict_in_one_feed_of_a_group_is_judged_as_one_by_one(
     had gone one after the other."""
     from sqlalchemy.dialects import postgresql, sqlite
 
-    from monitor.store import repository
+    from monitor.store import _batch
 
-    lock_stories = repository._Batch._lock_stories
+    lock_stories = _batch.Batch._lock_stories
 
-    def another_writer(batch: repository._Batch, entries: list[Classified]) -> None:
+    def another_writer(batch: _batch.Batch, entries: list[Prepared]) -> None:
         lock_stories(batch, entries)
-        feed_id = batch.store._feed_id(batch.conn, B)
+        feed_id = store._feed_id(batch.conn, B)
         if feed_id in batch.feed_ids:
             insert = (postgresql.insert if store.engine.dialect.name == "postgresql" else sqlite.insert)(StoredItem)
             batch.conn.execute(insert.values(**batch._item_row(feed_id, entry("b2", text=prose(8), hits=False), None)))
 
-    monkeypatch.setattr(repository._Batch, "_lock_stories", another_writer)
+    monkeypatch.setattr(_batch.Batch, "_lock_stories", another_writer)
     feeds = group()[:3]
     store = fresh(store)
     one_by_one = described(store, [store.ingest(source, batch) for source, batch in feeds])

@@ -37,7 +37,8 @@ from monitor.rules import compile_rules, load_rules
 from monitor.store.engine import make_engine
 from monitor.store.feeds import FeedStore, ListedFeed
 from monitor.store.models import Alert, DeliveryAttempt, StoredItem
-from monitor.store.repository import AlertRequest, Classified, Store
+from monitor.items import AlertRequest, Prepared
+from monitor.store.repository import Store
 from monitor.web.app import create_app
 from monitor.web.server import bind, serve, url_of
 from monitor.web.settings import WebSettings
@@ -117,14 +118,15 @@ def fill(config: Path, db_url: str) -> DashboardDb:
     copy = load_fixture(SEED_000, SEED_000.read_bytes())[0].replace(
         source=WIRE_FEED, guid="wire-000", url="https://wire.example/stories/000", origin="Wire"
     )
-    Pipeline(matcher, Store(engine)).process(WIRE_FEED, [copy])
+    pipeline = Pipeline(matcher, Store(engine))
+    pipeline.commit([(WIRE_FEED, pipeline.prepare([copy]))])
 
     # Stored as is, past normalization (which would strip the tags): whatever
     # reaches the database, the pages must show it as text.
     evil = Item(source=EVIL_FEED, guid="evil-1", title=EVIL_ITEM_TITLE, url="javascript:alert(1)",
                 text='The OHCHR said <b>this</b> & "more".\n\n<script>alert("text")</script>')
     Store(engine).ingest(EVIL_FEED, [
-        Classified(evil, matcher.scan(evil), fingerprint(evil), None,
+        Prepared(evil, matcher.scan(evil), fingerprint(evil), None,
                    (AlertRequest("analysts", ("ohchr",)), AlertRequest("ops-hook", ("ohchr",)))),
     ])
     evil_id = item_id(engine, guid="evil-1")

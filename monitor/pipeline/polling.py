@@ -41,10 +41,10 @@ from monitor import logs, metrics, schedule
 from monitor.config import ScheduleSettings
 from monitor.ingest import FeedError
 from monitor.ingest.http import Conditional, Fetcher, FetchError
-from monitor.pipeline import Pipeline, Result
+from monitor.items import Prepared, Result
+from monitor.pipeline.steps import Pipeline
+from monitor.pipeline.workers import PreparedFeed, prepare_feed
 from monitor.store.feeds import FeedState, FeedStore, Success
-from monitor.store.repository import Classified
-from monitor.workers import PreparedFeed, prepare_feed
 
 T = TypeVar("T")
 log = logs.get("poller")
@@ -108,7 +108,7 @@ class _Waiting:
     """A poll's items, waiting for the database thread."""
 
     source: str
-    entries: Sequence[Classified]
+    entries: Sequence[Prepared]
     future: asyncio.Future[list[Result]]
 
 
@@ -118,7 +118,7 @@ class _Committer:
     A transaction per feed was most of the database thread's CPU in a cold cycle
     (and it holds the GIL the event loop needs), while feeds finish parsing faster
     than it stores them. So when the thread takes up the job, it stores everything
-    waiting by then in one `Pipeline.commit_many`; a feed arriving while the
+    waiting by then in one `Pipeline.commit`; a feed arriving while the
     thread is idle is stored at once, alone. A group that fails is retried feed by
     feed, so a bad feed fails only its own poll.
     """
@@ -130,7 +130,7 @@ class _Committer:
         self._waiting: deque[_Waiting] = deque()  # appended on the loop, taken on the db thread
         self._runner: asyncio.Task[None] | None = None
 
-    async def commit(self, source: str, entries: Sequence[Classified]) -> list[Result]:
+    async def commit(self, source: str, entries: Sequence[Prepared]) -> list[Result]:
         """Store one feed's items; its results, or the exception storing them raised."""
         future: asyncio.Future[list[Result]] = asyncio.get_running_loop().create_future()
         self._waiting.append(_Waiting(source, entries, future))
@@ -164,7 +164,7 @@ class _Committer:
         if not group:
             return []
         try:
-            return [*self.pipeline.commit_many([(w.source, w.entries) for w in group])]
+            return [*self.pipeline.commit([(w.source, w.entries) for w in group])]
         except Exception as exc:
             if len(group) == 1:
                 return [exc]
@@ -174,7 +174,7 @@ class _Committer:
 
     def _store_alone(self, waiting: _Waiting) -> list[Result] | BaseException:
         try:
-            return self.pipeline.commit(waiting.source, waiting.entries)
+            return self.pipeline.commit([(waiting.source, waiting.entries)])[0]
         except Exception as exc:
             return exc
 

@@ -1,36 +1,20 @@
-"""What makes two items "the same": canonical URLs and content fingerprints.
-
-Pure functions; the store runs the lookups. Three levels, cheapest first:
-same feed + guid, same canonical URL, same story (identical or near-identical
-words, via a 64-bit SimHash whose four 16-bit bands are indexed: two texts
-within Hamming distance 3 share at least one band, so one indexed lookup finds
-every candidate).
+"""Content fingerprints: identical words (a hash) and near-identical words (a
+64-bit SimHash whose four 16-bit bands are indexed: two texts within Hamming
+distance 3 share at least one band, so one indexed lookup finds every candidate).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from itertools import chain
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import lru_cache
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from itertools import chain
 
 import numpy as np
 
-from monitor.items import Item
-
-# Query parameters that identify a campaign or a click, never a document.
-TRACKING_PARAMS = frozenset(
-    {
-        "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "igshid",
-        "mc_cid", "mc_eid", "_hsenc", "_hsmi", "mkt_tok", "ref", "ref_src", "cmpid",
-        "ncid", "sr_share", "at_medium", "at_campaign", "spm", "ocid", "xtor", "s_cid",
-    }
-)
-TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "at_", "__")
+from monitor.items import Fingerprint, Item
 
 NEAR_DUPLICATE_BITS = 3  # Hamming distance at or below which two texts may be one story
 SAME_STORY_CONTAINMENT = 0.75  # share of the shorter text's word pairs found in the other
@@ -43,39 +27,7 @@ _COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\
 _MASK64 = (1 << 64) - 1
 
 
-@dataclass(frozen=True, slots=True)
-class Fingerprint:
-    content_hash: str  # sha256 of the folded words: identical stories
-    simhash: int  # signed 64-bit (fits BIGINT on every backend)
-    bands: tuple[int, int, int, int]
-    words: int
-
-
-def canonical_url(url: str | None) -> str | None:
-    """The URL with tracking parameters, fragment, default port and case noise removed."""
-    if not url:
-        return None
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return None
-    host = parts.hostname.lower().removeprefix("www.")
-    port = parts.port if parts.port not in (None, 80, 443) else None
-    netloc = f"{host}:{port}" if port else host
-    query = sorted(
-        (k, v)
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        if k.lower() not in TRACKING_PARAMS and not k.lower().startswith(TRACKING_PREFIXES)
-    )
-    path = parts.path or "/"
-    if len(path) > 1:
-        path = path.rstrip("/")
-    return urlunsplit(("https", netloc, path, urlencode(query), ""))
-
-
-def fold_words(text: str) -> list[str]:
+def story_words(text: str) -> list[str]:
     """Lower-cased words with diacritics removed: what "the same text" compares."""
     folded = text.casefold()
     if not folded.isascii():
@@ -106,7 +58,7 @@ def fingerprint(item: Item) -> Fingerprint:
 def fingerprints(items: Sequence[Item]) -> list[Fingerprint]:
     """The fingerprints of a batch: one pass of numpy for all of it, which costs
     a fifth of doing it item by item (numpy's cost is per call, not per word)."""
-    word_lists = [fold_words(f"{item.title}\n{item.text}") for item in items]
+    word_lists = [story_words(f"{item.title}\n{item.text}") for item in items]
     result = []
     for words, simhash in zip(word_lists, _simhashes(word_lists), strict=True):
         content_hash = hashlib.sha256(" ".join(words).encode()).hexdigest()
@@ -120,7 +72,7 @@ def same_story(a: str, b: str) -> bool:
     """The check behind a SimHash candidate: most word pairs of the shorter text
     occur in the other. An edited copy or one with a trailer passes; two releases
     that merely share a ministry's boilerplate do not."""
-    pairs_a, pairs_b = _pairs(fold_words(a)), _pairs(fold_words(b))
+    pairs_a, pairs_b = _pairs(story_words(a)), _pairs(story_words(b))
     if not pairs_a or not pairs_b:
         return pairs_a == pairs_b
     return len(pairs_a & pairs_b) / min(len(pairs_a), len(pairs_b)) >= SAME_STORY_CONTAINMENT

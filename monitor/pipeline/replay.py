@@ -18,10 +18,9 @@ from pathlib import Path
 
 from monitor.alerts.settings import Route
 from monitor.ingest import FixtureError, iter_fixture_paths, load_fixture, read_fixture
-from monitor.items import Item
-from monitor.pipeline import Pipeline, Result
-from monitor.store.repository import Classified
-from monitor.workers import forked_pool, init_worker, make_pool, prepare_items
+from monitor.items import Item, Prepared, Result
+from monitor.pipeline.steps import Pipeline
+from monitor.pipeline.workers import forked_pool, init_worker, make_pool, prepare_items
 
 BATCH = 500  # items per transaction: large enough to amortise the commit
 PREPARE_CHUNK = 100  # items per worker task: small, so the first batch is ready to store early
@@ -104,11 +103,11 @@ def run(
     ]
     with _long_lived_frozen():
         if workers is None:
-            prepared: Iterator[list[Classified]] = (pipeline.prepare(chunk) for _, chunk in chunks)
+            prepared: Iterator[list[Prepared]] = (pipeline.prepare(chunk) for _, chunk in chunks)
         else:
             prepared = _prepare_in(workers, [chunk for _, chunk in chunks])
         for (source, chunk), classified in zip(chunks, prepared, strict=True):
-            yield from pipeline.commit(source, classified, dry_run=dry_run)
+            yield from pipeline.commit([(source, classified)], dry_run=dry_run)[0]
             if progress:
                 progress(len(chunk))
 
@@ -126,7 +125,7 @@ def _long_lived_frozen() -> Iterator[None]:
         gc.unfreeze()
 
 
-def _prepare_in(workers: Executor, chunks: Sequence[Sequence[Item]]) -> Iterator[list[Classified]]:
+def _prepare_in(workers: Executor, chunks: Sequence[Sequence[Item]]) -> Iterator[list[Prepared]]:
     """Each chunk prepared by the workers, in order, as tasks of PREPARE_CHUNK items."""
     tasks = [chunk[start : start + PREPARE_CHUNK]
              for chunk in chunks for start in range(0, len(chunk), PREPARE_CHUNK)]

@@ -21,10 +21,9 @@ from typing import Any
 from monitor.alerts.routing import Router
 from monitor.alerts.settings import Route
 from monitor.ingest import ParsedFeed, parse_feed
-from monitor.items import Item
-from monitor.pipeline import Pipeline
+from monitor.items import Item, Prepared
+from monitor.pipeline.steps import Pipeline
 from monitor.rules import compile_rules, load_rules
-from monitor.store.repository import Classified
 
 _pipeline: Pipeline | None = None
 
@@ -35,12 +34,12 @@ class PreparedFeed:
     ttl_s: int | None
     problem: str | None  # the document was malformed but still yielded entries
     published: list[datetime]
-    entries: list[Classified]
+    entries: list[Prepared]
 
 
 def init_worker(rule_paths: Sequence[Path], routes: Sequence[Route] = ()) -> None:
     global _pipeline
-    _pipeline = Pipeline(compile_rules(load_rules(rule_paths)), store=None, router=Router(routes))
+    _pipeline = Pipeline(compile_rules(load_rules(rule_paths)), store=None, route=Router(routes))
 
 
 def prepare_feed(body: bytes, headers: Mapping[str, str], source: str) -> PreparedFeed:
@@ -56,7 +55,7 @@ def prepare_feed(body: bytes, headers: Mapping[str, str], source: str) -> Prepar
     )
 
 
-def prepare_items(items: Sequence[Item]) -> list[Classified]:
+def prepare_items(items: Sequence[Item]) -> list[Prepared]:
     """A replay chunk: what `Pipeline.prepare` decides, computed in a worker."""
     assert _pipeline is not None, "init_worker() was not called in this process"
     return _pipeline.prepare(items)

@@ -1,0 +1,151 @@
+"""The story policy: which earlier item, if any, a new item repeats.
+
+Pure: storage loads the candidates (`StoryIndex.stored`, `near`, `known_text`)
+and runs the inserts; this module only decides. Three levels, cheapest first
+(the same feed + guid is storage's unique key, checked before this):
+the same canonical URL, identical words, and near-identical words (SimHash
+within NEAR_DUPLICATE_BITS, confirmed by the words themselves).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Literal
+
+from monitor.dedupe.fingerprints import MIN_WORDS_FOR_NEAR, NEAR_DUPLICATE_BITS, hamming, same_story
+from monitor.items import Fingerprint, Prepared
+
+STORY_WINDOW = timedelta(days=14)  # how far back "the same story" is looked for
+BANDS = 4
+
+Repeat = Literal["url", "story"]
+
+
+@dataclass(slots=True, eq=False)
+class Story:
+    """A stored item, or an item of the batch being committed, that a new one may repeat.
+
+    Compared by identity: the index keeps one `Story` per stored item."""
+
+    simhash: int
+    id: int | None  # None until the item's INSERT gives it one
+    root: int | Story | None  # the story's first item, which owns the alerts; None: this one
+    text: str | None = None  # None for a stored item whose text retention dropped
+
+    @property
+    def root_id(self) -> int | None:
+        if self.root is None:
+            return self.id
+        return self.root if isinstance(self.root, int) else self.root.id
+
+
+class StoryIndex:
+    """What the new items of one batch may repeat: candidates from the database,
+    then each item of the batch as it is judged, so the second copy of a story
+    within the batch is recognised too."""
+
+    def __init__(self, batch: Sequence[Prepared]) -> None:
+        self._by_url: dict[str, Story] = {}
+        self._by_hash: dict[str, Story] = {}
+        self._by_band: dict[tuple[int, int], list[Story]] = {}
+        self._stored: dict[int, Story] = {}
+        # band value -> simhashes of the batch with it, for the items long enough to compare
+        self._wanted: list[dict[int, list[int]]] = [{} for _ in range(BANDS)]
+        for entry in batch:
+            fp = entry.fingerprint
+            if fp.words >= MIN_WORDS_FOR_NEAR:
+                for n, band in enumerate(fp.bands):
+                    self._wanted[n].setdefault(band, []).append(fp.simhash)
+
+    # what storage looks up -------------------------------------------------
+
+    @property
+    def band_values(self) -> list[list[int]]:
+        """Per band, the values a near-duplicate candidate may have ([] each: none wanted)."""
+        return [list(values) for values in self._wanted]
+
+    def stored(self, item_id: int, duplicate_of: int | None, simhash: int) -> Story:
+        """The one `Story` of a stored item."""
+        story = self._stored.get(item_id)
+        if story is None:
+            story = self._stored[item_id] = Story(simhash, item_id, duplicate_of or item_id)
+        return story
+
+    def known_url(self, url: str, story: Story) -> None:
+        self._by_url.setdefault(url, story)
+
+    def known_hash(self, content_hash: str, story: Story) -> None:
+        self._by_hash.setdefault(content_hash, story)
+
+    def near(self, story: Story, bands: Sequence[int]) -> bool:
+        """Keep a stored item sharing a band with the batch if it is within
+        NEAR_DUPLICATE_BITS of an item of it (on templated press most items share a
+        band with something, and each kept one is compared word by word). True
+        when kept: storage must then give its text (`known_text`)."""
+        shared = [(n, band) for n, band in enumerate(bands) if band in self._wanted[n]]
+        reach = (hamming(story.simhash, other) for n, band in shared for other in self._wanted[n][band])
+        if not any(bits <= NEAR_DUPLICATE_BITS for bits in reach):
+            return False
+        for key in shared:
+            self._by_band.setdefault(key, []).append(story)
+        return True
+
+    @staticmethod
+    def known_text(story: Story, text: str | None) -> None:
+        story.text = text
+
+    # deciding --------------------------------------------------------------
+
+    def repeats(self, entry: Prepared) -> tuple[Repeat | None, Story | None]:
+        """Which earlier story `entry` repeats, and why; (None, None) for a new story."""
+        if entry.canonical_url and (story := self._by_url.get(entry.canonical_url)):
+            return "url", story
+        fp = entry.fingerprint
+        if story := self._by_hash.get(fp.content_hash):
+            return "story", story
+        if fp.words < MIN_WORDS_FOR_NEAR:
+            return None, None
+        tried: set[int] = set()
+        for n in range(BANDS):
+            for story in self._by_band.get((n, fp.bands[n]), ()):
+                if id(story) in tried:
+                    continue
+                tried.add(id(story))
+                if hamming(story.simhash, fp.simhash) <= NEAR_DUPLICATE_BITS and _same_words(story, entry):
+                    return "story", story
+        return None, None
+
+    def add(self, entry: Prepared, repeated: Story | None) -> Story:
+        """`entry` as later items see it: a story of its own, rooted where `repeated` is."""
+        root = None if repeated is None else repeated if repeated.root is None else repeated.root
+        story = Story(entry.fingerprint.simhash, None, root, entry.item.text)
+        if entry.canonical_url:
+            self._by_url.setdefault(entry.canonical_url, story)
+        self._by_hash.setdefault(entry.fingerprint.content_hash, story)
+        for key in _bands(entry.fingerprint):
+            self._by_band.setdefault(key, []).append(story)
+        return story
+
+    def remove(self, entry: Prepared, story: Story) -> None:
+        """Undo `add` for an item that was not stored after all."""
+        fp = entry.fingerprint
+        if entry.canonical_url and self._by_url.get(entry.canonical_url) is story:
+            del self._by_url[entry.canonical_url]
+        if self._by_hash.get(fp.content_hash) is story:
+            del self._by_hash[fp.content_hash]
+        for key in _bands(fp):
+            self._by_band[key].remove(story)
+
+
+def _bands(fp: Fingerprint) -> list[tuple[int, int]]:
+    return list(enumerate(fp.bands))
+
+
+def _same_words(story: Story, entry: Prepared) -> bool:
+    """SimHash finds candidates; the words decide. Two releases sharing most of
+    their boilerplate can land a few bits apart and must not merge (a merged
+    story alerts once, so the second one would go unheard). A stored item whose
+    text is gone can only be judged by its SimHash."""
+    return story.text is None or same_story(story.text, entry.item.text)

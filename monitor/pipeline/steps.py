@@ -1,0 +1,75 @@
+"""The two calls every driver makes, whether items came from a live feed, a
+listing page or a file:
+
+    prepare(items)  -> normalize -> classify -> fingerprint -> route   (pure, in workers)
+    commit(batches) -> dedupe, store items + hits + outbox rows        (one transaction)
+
+A new stage is one new step in `prepare` or `commit`, never a second path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from monitor.dedupe import canonical_url, fingerprints
+from monitor.items import AlertRequest, Hit, Item, Outcome, Prepared, Result, SourceBatch
+from monitor.normalize import normalize
+from monitor.rules import Matcher
+
+if TYPE_CHECKING:  # workers prepare without a database: they need not import one
+    from monitor.store.repository import Store
+
+RouteHits = Callable[[Item, Sequence[Hit]], Sequence[AlertRequest]]
+"""Which alerts an item's hits call for (`monitor.alerts.routing.Router`)."""
+
+
+def no_alerts(item: Item, hits: Sequence[Hit]) -> Sequence[AlertRequest]:
+    return ()
+
+
+class Pipeline:
+    """`prepare` needs only the matcher and the routes, so a worker process builds
+    its own pipeline without a store; `commit` needs the store."""
+
+    def __init__(self, matcher: Matcher, store: Store | None, route: RouteHits = no_alerts) -> None:
+        self.matcher = matcher
+        self.store = store
+        self.route = route
+
+    def classify(self, raw: Item) -> tuple[Item, list[Hit]]:
+        """The normalized item and its hits (`monitor classify` shows these)."""
+        item = normalize(raw)
+        return item, self.matcher.scan(item)
+
+    def prepare(self, items: Iterable[Item]) -> list[Prepared]:
+        """Everything decided about a batch, without I/O: safe to run in a worker process."""
+        classified = [self.classify(raw) for raw in items]
+        prints = fingerprints([item for item, _ in classified])
+        return [
+            Prepared(
+                item=item,
+                hits=hits,
+                fingerprint=print_,
+                canonical_url=canonical_url(item.url),
+                alerts=self.route(item, hits) if hits else (),
+            )
+            for (item, hits), print_ in zip(classified, prints, strict=True)
+        ]
+
+    def commit(self, batches: Sequence[SourceBatch], *, dry_run: bool = False) -> list[list[Result]]:
+        """Store the prepared batches of one or more sources in one transaction; the
+        results, batch by batch, are those of storing them one after the other.
+
+        Without a store (a dry run on a database that does not exist yet) every
+        item reports as new. With `dry_run` the transaction is rolled back, so the
+        outcomes are exactly what a real run would say.
+        """
+        if self.store is None:
+            outcomes = [[Outcome("new", None) for _ in prepared] for _, prepared in batches]
+        else:
+            outcomes = self.store.ingest_many(batches, dry_run=dry_run)
+        return [
+            [Result(p.item, p.hits, o) for p, o in zip(prepared, of_batch, strict=True)]
+            for (_, prepared), of_batch in zip(batches, outcomes, strict=True)
+        ]

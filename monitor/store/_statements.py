@@ -1,0 +1,119 @@
+"""The statements of a batch commit, built once per store with named
+parameters: building a statement anew costs SQLAlchemy more than SQLite takes to
+run it. Each takes all its values in one parameter (an array on PostgreSQL,
+JSON for SQLite's json_each), so the SQL is the same for any batch size."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection
+from functools import cached_property
+from typing import Any
+
+from sqlalchemy import BigInteger, Integer, String, and_, any_, bindparam, func, literal_column, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from monitor.store.models import Alert, Feed, StoredHit, StoredItem
+
+feeds_t = Feed.__table__
+items_t = StoredItem.__table__
+hits_t = StoredHit.__table__
+alerts_t = Alert.__table__
+CANDIDATE = (items_t.c.id, items_t.c.duplicate_of, items_t.c.fingerprint, items_t.c.canonical_url,
+             items_t.c.content_hash)
+BANDS = (items_t.c.fp_band0, items_t.c.fp_band1, items_t.c.fp_band2, items_t.c.fp_band3)
+
+
+class Statements:
+    def __init__(self, dialect: str) -> None:
+        self.dialect = dialect
+
+    @cached_property
+    def insert_items(self) -> Any:
+        """Built once, so SQLAlchemy reuses the compiled statement. Executed with a
+        list of rows it becomes one multi-row INSERT … RETURNING ("insertmanyvalues")."""
+        return (self.insert(items_t).on_conflict_do_nothing(index_elements=["feed_id", "guid"])
+                .returning(items_t.c.id, items_t.c.feed_id, items_t.c.guid))
+
+    @cached_property
+    def insert_hits(self) -> Any:
+        return hits_t.insert()
+
+    @cached_property
+    def insert_alerts(self) -> Any:
+        return (self.insert(alerts_t).on_conflict_do_nothing(index_elements=["item_id", "channel"])
+                .returning(alerts_t.c.id, alerts_t.c.item_id, alerts_t.c.channel))
+
+    @cached_property
+    def link_story(self) -> Any:
+        return (items_t.update().where(items_t.c.id == bindparam("row_id"))
+                .values(duplicate_of=bindparam("root_id")))
+
+    def insert(self, table: Any) -> Any:
+        return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
+
+    @cached_property
+    def known_guids(self) -> Any:
+        """The stored items among (feed id, guid) pairs (see `pairs`): joined pair by
+        pair, so each is one probe of the (feed_id, guid) index, whatever the feeds."""
+        if self.dialect == "postgresql":
+            pairs = (func.unnest(bindparam("feed_ids", type_=postgresql.ARRAY(Integer)),
+                                 bindparam("guids", type_=postgresql.ARRAY(String)))
+                     .table_valued("feed_id", "guid").render_derived("pairs"))
+        else:
+            value = literal_column("value")
+            pairs = (select(func.json_extract(value, literal_column("'$[0]'")).label("feed_id"),
+                            func.json_extract(value, literal_column("'$[1]'")).label("guid"))
+                     .select_from(func.json_each(bindparam("pairs"))).subquery())
+        on = and_(items_t.c.feed_id == pairs.c.feed_id, items_t.c.guid == pairs.c.guid)
+        return (select(items_t.c.feed_id, items_t.c.guid, items_t.c.id, items_t.c.duplicate_of)
+                .select_from(pairs.join(items_t, on)))
+
+    @cached_property
+    def count_new(self) -> Any:
+        return (feeds_t.update().where(feeds_t.c.id == bindparam("row_id"))
+                .values(items_seen=feeds_t.c.items_seen + bindparam("new", type_=Integer),
+                        last_new_item_at=bindparam("at")))
+
+    @cached_property
+    def by_url(self) -> Any:
+        return select(*CANDIDATE).where(self._in(items_t.c.canonical_url, "urls")).order_by(items_t.c.id)
+
+    @cached_property
+    def by_hash(self) -> Any:
+        return select(*CANDIDATE).where(self._in(items_t.c.content_hash, "hashes")).order_by(items_t.c.id)
+
+    @cached_property
+    def by_band(self) -> Any:
+        return (select(items_t.c.id, items_t.c.duplicate_of, items_t.c.fingerprint, *BANDS)
+                .where(or_(*(self._in(column, f"band{n}") for n, column in enumerate(BANDS))),
+                       items_t.c.ingested_at >= bindparam("since"))
+                .order_by(items_t.c.id))
+
+    @cached_property
+    def texts(self) -> Any:
+        return select(items_t.c.id, items_t.c.text).where(self._in(items_t.c.id, "ids"))
+
+    @cached_property
+    def lock_stories(self) -> Any:
+        """PostgreSQL: take the transaction's advisory locks on `keys` in the array's order."""
+        keys = (func.unnest(bindparam("keys", type_=postgresql.ARRAY(BigInteger)))
+                .table_valued("key").render_derived())
+        return select(func.count(func.pg_advisory_xact_lock(keys.c.key))).select_from(keys)
+
+    def _in(self, column: Any, name: str) -> Any:
+        """`column IN (:name)` with all the values in one parameter (see `values`): the
+        SQL is the same for any number of values, with no placeholder per value."""
+        if self.dialect == "postgresql":
+            return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
+        return column.in_(select(literal_column("value")).select_from(func.json_each(bindparam(name))))
+
+    def values(self, values: Collection[Any]) -> Any:
+        """The parameter of an `_in`: an array on PostgreSQL, JSON for SQLite's json_each."""
+        return list(values) if self.dialect == "postgresql" else json.dumps(list(values))
+
+    def pairs(self, pairs: Collection[tuple[int, str]]) -> dict[str, Any]:
+        """The parameters of `known_guids`: two arrays to unnest, or one JSON list of pairs."""
+        if self.dialect == "postgresql":
+            return {"feed_ids": [f for f, _ in pairs], "guids": [g for _, g in pairs]}
+        return {"pairs": json.dumps(list(pairs))}
