@@ -1,6 +1,6 @@
 """A long-lived daemon process under measurement, driven over a pipe.
 
-It builds what `monitor.daemon.poll_once` and `Daemon.run` build, from a real
+It builds what `monitor.app.poll_once` and `Daemon.run` build, from a real
 config file (`load_config` -> `App` -> `prepare_database` -> `build`: fetcher,
 worker-process pool, poller), once, and then runs `Poller.run_cycle` on
 command, as the daemon's tick does. Between commands it reports its own
@@ -45,9 +45,9 @@ from typing import Any, Self, TextIO
 from bench.corpus import ROOT
 from bench.procmem import family
 from monitor import logs
-from monitor.app import App
+from monitor.app import App, owner_id, prepare_database
 from monitor.config import load_config
-from monitor.daemon import Runtime, build, owner_id, prepare_database
+from monitor.daemon import Runtime, build
 from monitor.ingest.http import Fetcher
 
 

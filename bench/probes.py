@@ -8,8 +8,8 @@
 * breakdown: the CPU of each step of a cold poll, per feed, one at a time
   (the floor's feedparser.parse, parse_feed, normalize, scan, fingerprints,
   pickling the worker's result, Store.ingest into a fresh SQLite file).
-* replay: N distinct .txt fixtures through `monitor.pipeline.replay.load` and
-  `monitor.pipeline.replay.run` into a fresh, migrated SQLite file, as `monitor replay`
+* replay: N distinct .txt fixtures through `monitor.app.load_fixtures` and
+  `monitor.app.replay` into a fresh, migrated SQLite file, as `monitor replay`
   does.
 
 Each prints one JSON line.
@@ -35,15 +35,15 @@ import feedparser
 
 from bench.corpus import DEFAULT_RULES, ROOT, PressWriter, feed_document, feed_items
 from bench.workdir import write_config, write_extra_rules, write_fixtures
-from monitor.pipeline import replay
+from monitor import app as use
 from monitor.app import App
 from monitor.config import load_config
 from monitor.dedupe import canonical_url, fingerprints
 from monitor.ingest import parse_feed
 from monitor.items import Item
 from monitor.normalize import normalize
-from monitor.rules import compile_rules, load_rules
 from monitor.pipeline.polling import FLUSH_EVERY
+from monitor.rules import compile_rules, load_rules
 from monitor.store.feeds import FeedState, FeedStore, ListedFeed, Success
 
 
@@ -109,20 +109,12 @@ def replay_fixtures(count: int) -> dict[str, Any]:
         fixtures = write_fixtures(directory, count)
         config = write_config(directory, database=directory / "replay.db", log_level="WARNING")
         app = App(load_config(config))
-        app.matcher  # noqa: B018 - as `monitor replay` does: compile, migrate, then build the pipeline
-        app.upgrade()
-        pipeline = app.pipeline()
+        pipeline = app.open_pipeline(dry_run=False)  # as `monitor replay` does
 
         started = time.perf_counter()
-        loaded = replay.load(replay.fixture_paths([str(fixtures)]))
+        loaded = use.load_fixtures(use.fixture_paths([str(fixtures)]))
         load_s = time.perf_counter() - started
-        # as `monitor replay` does: worker processes classify while this one stores
-        workers = replay.worker_pool(app.config.rule_paths, app.config.settings.routes, len(loaded.items))
-        try:
-            results = list(replay.run(pipeline, loaded.items, dry_run=False, workers=workers))
-        finally:
-            if workers is not None:
-                workers.shutdown()
+        results = list(use.replay(app, pipeline, loaded, dry_run=False))
         total_s = time.perf_counter() - started
         app.engine.dispose()
     return {

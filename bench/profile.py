@@ -102,11 +102,11 @@ def profile_cycles(kind: str, feeds: int, hosts: int, out: Path) -> None:
 
 
 def profile_in_process(kind: str, items: int, out: Path) -> None:
-    from monitor.pipeline import replay
     from monitor.app import App
     from monitor.config import load_config
     from monitor.items import Item
     from monitor.normalize import normalize
+    from monitor.pipeline import replay
     from monitor.rules import compile_rules, load_rules
 
     with tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp:

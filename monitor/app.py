@@ -1,31 +1,61 @@
-"""The composition root: from a loaded config to the objects that do the work.
+"""The application: from a loaded config to the use cases the CLI, the daemon
+and the tests call. `cli.py` parses arguments and prints what these return.
 
-Kept apart from the CLI so the daemon, the CLI and the tests build the pipeline
-the same way.
+Heavy modules (the rule compiler, feed parsers, HTTP, the dashboard) are
+imported by the use case that needs them, so `monitor --help` or a cron run of
+`monitor poll --once` with nothing due starts in a fraction of a second.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
+import secrets
+import socket
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
-from monitor.alerts.routing import Router
-from monitor.alerts.settings import check_alerts
-from monitor.config import Config, ConfigError
-from monitor.pipeline import Pipeline
-from monitor.rules import Matcher, RuleSet, compile_rules, load_rules
+from monitor.config import Config
+from monitor.errors import ConfigError, DatabaseError
 from monitor.store import migrations
 from monitor.store.engine import make_engine
-from monitor.store.repository import Store
+
+if TYPE_CHECKING:
+    from monitor.alerts.delivery import Delivery
+    from monitor.alerts.dispatcher import Dispatcher, PassReport
+    from monitor.alerts.routing import Router
+    from monitor.items import Hit, Item, Result
+    from monitor.pipeline import Pipeline
+    from monitor.pipeline.polling import CycleReport
+    from monitor.pipeline.replay import Loaded
+    from monitor.rules import Matcher, RuleSet
+    from monitor.store.alerts import AlertRow, AttemptRow, DisabledChannel, Outbox, Retried
+    from monitor.store.feeds import FeedState
+    from monitor.store.repository import Store
+
+Progress = Callable[[int], None]
+
+
+def owner_id(role: str = "") -> str:
+    """Who holds a lease: readable in `monitor feeds` and `alerts list`, unique per process."""
+    return f"{socket.gethostname()}:{os.getpid()}:{role}{secrets.token_hex(3)}"
 
 
 @dataclass
 class App:
     config: Config
+
+    # databases -------------------------------------------------------------
 
     @cached_property
     def engine(self) -> Engine:
@@ -47,31 +77,24 @@ class App:
         """The database URL with any password masked, for messages and logs."""
         return make_url(self.config.database_url).render_as_string(hide_password=True)
 
-    @cached_property
-    def ruleset(self) -> RuleSet:
-        return load_rules(self.config.rule_paths)
-
-    @cached_property
-    def matcher(self) -> Matcher:
-        return compile_rules(self.ruleset)
-
-    @cached_property
-    def router(self) -> Router:
-        """Routes checked against the channels and the rule pack (ConfigError naming
-        the file and key): a route to nowhere must stop the start, not drop alerts."""
-        settings = self.config.settings
-        problems = check_alerts(settings.channels, settings.routes, settings.alerts, self.ruleset.ids)
-        if problems:
-            raise ConfigError("\n".join(f"{self.config.path}: {p}" for p in problems))
-        return Router(settings.routes)
-
-    @property
-    def rule_descriptions(self) -> dict[str, str]:
-        return {rule.id: rule.description for rule in self.ruleset}
+    @contextmanager
+    def database(self) -> Iterator[None]:
+        """A database that cannot be reached or read becomes a DatabaseError naming it."""
+        try:
+            yield
+        except OperationalError as exc:
+            raise DatabaseError(f"database {self.database_label}: {exc.orig}") from exc
 
     def upgrade(self) -> str | None:
-        migrations.upgrade(self.engine)
-        return migrations.current(self.engine)
+        """Apply pending migrations; the revision the database is at now."""
+        with self.database():
+            migrations.upgrade(self.engine)
+            return migrations.current(self.engine)
+
+    def revision(self) -> tuple[str | None, str | None]:
+        """(the database's revision, the newest this code knows)."""
+        with self.database():
+            return migrations.current(self.engine), migrations.head()
 
     def is_migrated(self) -> bool:
         """True when the database exists and is at the newest migration."""
@@ -79,10 +102,295 @@ class App:
         if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
             if not Path(url.database).exists():
                 return False
-        return migrations.current(self.engine) == migrations.head()
+        current, head = self.revision()
+        return current == head
 
     def store(self) -> Store:
+        from monitor.store.repository import Store
+
         return Store(self.engine)
 
+    # rules and routes --------------------------------------------------------
+
+    @cached_property
+    def ruleset(self) -> RuleSet:
+        from monitor.rules import load_rules
+
+        return load_rules(self.config.rule_paths)
+
+    @cached_property
+    def matcher(self) -> Matcher:
+        from monitor.rules import compile_rules
+
+        return compile_rules(self.ruleset)
+
+    @cached_property
+    def router(self) -> Router:
+        """Routes checked against the channels and the rule pack (ConfigError naming
+        the file and key): a route to nowhere must stop the start, not drop alerts."""
+        from monitor.alerts.routing import Router
+        from monitor.alerts.settings import check_alerts
+
+        settings = self.config.settings
+        problems = check_alerts(settings.channels, settings.routes, settings.alerts, self.ruleset.ids)
+        if problems:
+            raise ConfigError("\n".join(f"{self.config.path}: {p}" for p in problems))
+        return Router(settings.routes)
+
+    def check(self) -> None:
+        """Compile the rules and check the routes: RuleError or ConfigError before any work."""
+        _ = self.matcher, self.router
+
+    @property
+    def rule_descriptions(self) -> dict[str, str]:
+        return {rule.id: rule.description for rule in self.ruleset}
+
     def pipeline(self, *, store: bool = True) -> Pipeline:
+        from monitor.pipeline import Pipeline
+
         return Pipeline(self.matcher, self.store() if store else None, self.router)
+
+    def open_pipeline(self, *, dry_run: bool) -> Pipeline:
+        """A checked pipeline on a migrated database; a dry run migrates nothing and
+        runs without a store when the database does not exist yet."""
+        self.check()
+        if dry_run:
+            return self.pipeline(store=self.is_migrated())
+        self.upgrade()
+        return self.pipeline()
+
+    # alert delivery ----------------------------------------------------------
+
+    def outbox(self) -> Outbox:
+        from monitor.store.alerts import Outbox
+
+        self.upgrade()
+        return Outbox(self.engine)
+
+    def dispatcher(self, owner: str, db: Executor) -> Dispatcher:
+        """Raises ConfigError when a channel cannot be used (a missing secret…)."""
+        from monitor.alerts.channels import ChannelError, build_senders
+        from monitor.alerts.dispatcher import Dispatcher
+        from monitor.store.alerts import Outbox
+
+        settings = self.config.settings
+        try:
+            senders = build_senders(settings.channels, self.config.base_dir)
+        except ChannelError as exc:
+            raise ConfigError(f"{self.config.path}: {exc}") from exc
+        return Dispatcher(Outbox(self.engine), senders, settings.alerts, owner=owner, db=db,
+                          descriptions=self.rule_descriptions)
+
+
+# replay and classify -----------------------------------------------------------
+
+
+def fixture_paths(paths: Sequence[str]) -> list[Path | None]:
+    """The files `paths` name, directories searched (FixtureError for a bad path; None: stdin)."""
+    from monitor.pipeline import replay
+
+    return replay.fixture_paths(paths)
+
+
+def load_fixtures(files: Sequence[Path | None], progress: Progress | None = None) -> Loaded:
+    """Read and parse every input before anything is stored."""
+    from monitor.pipeline import replay
+
+    return replay.load(files, progress)
+
+
+def replay(
+    app: App, pipeline: Pipeline, loaded: Loaded, *, dry_run: bool, progress: Progress | None = None
+) -> Iterator[Result]:
+    """`monitor replay`: the loaded items through `pipeline` (`App.open_pipeline`), one result
+    each, in order; many items are prepared in worker processes."""
+    from monitor.pipeline import replay
+
+    workers = replay.worker_pool(app.config.rule_paths, app.config.settings.routes, len(loaded.items))
+    try:
+        yield from replay.run(pipeline, loaded.items, dry_run=dry_run, progress=progress, workers=workers)
+    finally:
+        if workers is not None:
+            workers.shutdown()
+
+
+def classify(app: App, path: Path | None) -> list[tuple[Item, list[Hit]]]:
+    """`monitor classify`: each item of one fixture (None: stdin), normalized, with its hits."""
+    import sys
+
+    from monitor.ingest import load_fixture, read_fixture
+
+    app.check()
+    data = sys.stdin.buffer.read() if path is None else read_fixture(path)
+    pipeline = app.pipeline(store=False)
+    return [pipeline.classify(raw) for raw in load_fixture(path, data)]
+
+
+# feeds -------------------------------------------------------------------------
+
+
+def feed_states(app: App) -> list[FeedState]:
+    from monitor.store.feeds import FeedStore
+
+    app.upgrade()
+    with app.database():
+        return FeedStore(app.engine).all()
+
+
+def export_opml(app: App, *, include_disabled: bool) -> bytes:
+    from monitor.feedlist import write_opml
+
+    return write_opml(feed_states(app), include_disabled=include_disabled)
+
+
+def prepare_database(app: App) -> str:
+    """Check the rules, migrate, sync the feed list: everything that must be right
+    before the service says READY. The revision the database is at."""
+    from monitor import logs
+    from monitor.feedlist import listed_feeds
+    from monitor.store.feeds import FeedStore
+
+    app.check()
+    revision = app.upgrade()
+    with app.database():
+        report = FeedStore(app.engine).sync(listed_feeds(app.config))
+    logs.get("daemon").info("feeds_synced", listed=report.total, added=report.added, removed=report.removed,
+                            restored=report.restored)
+    return revision or "?"
+
+
+def poll_once(app: App, *, all_feeds: bool = False) -> CycleReport:
+    """`monitor poll --once`: one full cycle of every due feed. Worker processes,
+    the HTTP client and the channels start only when some feed is due."""
+    from monitor.pipeline.polling import CycleReport
+    from monitor.store.feeds import FeedStore
+
+    prepare_database(app)
+    feeds = FeedStore(app.engine)
+    with app.database():
+        if all_feeds:
+            feeds.make_all_due()
+        if not feeds.due():
+            return CycleReport()
+
+    async def cycle() -> CycleReport:
+        from monitor.daemon import build
+
+        db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db")
+        runtime = await build(app, owner_id(), db)
+        try:
+            return await runtime.poller.run_cycle()
+        finally:
+            await runtime.close()
+            db.shutdown(wait=True)
+
+    with app.database():
+        return asyncio.run(cycle())
+
+
+# alerts ------------------------------------------------------------------------
+
+
+def list_alerts(
+    app: App, *, state: str | None, channel: str | None, limit: int, with_attempts: bool
+) -> tuple[list[AlertRow], dict[int, list[AttemptRow]], dict[str, DisabledChannel]]:
+    """`monitor alerts list`: the alerts, their attempts (when asked) and the disabled channels."""
+    with app.database():
+        box = app.outbox()
+        rows = box.list(state=state, channel=channel, limit=limit)
+        attempts = {r.id: box.attempts(r.id) for r in rows} if with_attempts else {}
+        return rows, attempts, box.disabled_channels()
+
+
+def send_alerts(app: App) -> PassReport:
+    """`monitor alerts send`: one dispatch pass, as the daemon's tick does."""
+    app.check()
+    app.outbox()
+
+    async def run() -> PassReport:
+        db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db")
+        dispatcher = app.dispatcher(owner_id("cli-"), db)
+        try:
+            await dispatcher.sync_channels()
+            return await dispatcher.run()
+        finally:
+            await dispatcher.aclose()
+            db.shutdown(wait=True)
+
+    with app.database():
+        return asyncio.run(run())
+
+
+def test_channel(app: App, channel: str) -> Delivery:
+    """`monitor alerts test CHANNEL`: one sample message, straight to the channel
+    (not through the outbox: it tests the channel, not the queue)."""
+    from monitor.alerts.channels import build_senders
+    from monitor.alerts.content import sample
+
+    if channel not in app.config.settings.channels:
+        raise ConfigError(f"no channel {channel!r} in {app.config.path}")
+    senders = build_senders(app.config.settings.channels, app.config.base_dir, only=channel)
+
+    async def run() -> Delivery:
+        try:
+            return await senders[channel].send(sample(channel, f"msg_test{secrets.token_hex(12)}"))
+        finally:
+            await senders.aclose()
+
+    return asyncio.run(run())
+
+
+def digest_now(app: App, channel: str) -> int | None:
+    """`monitor alerts digest CHANNEL`: collect the channel's digest now (then `send`)."""
+    from monitor.alerts.digest import collect, schedules
+
+    if channel not in {s.channel for s in schedules(app.config.settings.routes)}:
+        raise ConfigError(f"channel {channel!r} has no digest route in {app.config.path}")
+    with app.database():
+        return collect(app.outbox(), channel)
+
+
+def retry_alerts(app: App, ids: Sequence[int], *, dead: bool) -> Retried:
+    with app.database():
+        return app.outbox().retry(ids, dead=dead)
+
+
+def enable_channel(app: App, channel: str) -> bool:
+    with app.database():
+        return app.outbox().enable_channel(channel)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelInfo:
+    name: str
+    type: str
+    target: str
+    routes: list[str]
+    digest: str | None
+    disabled: str | None  # why, when a receiver switched it off
+    disabled_at: datetime | None
+    pending: int
+    dead: int
+
+
+def channels(app: App) -> list[ChannelInfo]:
+    """`monitor alerts channels`: every configured channel with its routes, state and backlog."""
+    from monitor.alerts.digest import schedules
+    from monitor.states import AlertState
+
+    settings = app.config.settings
+    with app.database():
+        box = app.outbox()
+        disabled = box.disabled_channels()
+        counts = box.counts()
+    digest = {s.channel: f"{s.crontab} {s.timezone}" for s in schedules(settings.routes)}
+    infos = []
+    for name, channel in settings.channels.items():
+        routes = [f"{','.join(r.rules)} ({r.mode})" for r in settings.routes if r.channel == name]
+        state = disabled.get(name)
+        infos.append(ChannelInfo(
+            name=name, type=channel.type, target=channel.target, routes=routes, digest=digest.get(name),
+            disabled=state.reason if state else None, disabled_at=state.disabled_at if state else None,
+            pending=counts.get((name, AlertState.PENDING), 0), dead=counts.get((name, AlertState.DEAD), 0),
+        ))
+    return infos

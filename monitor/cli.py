@@ -1,8 +1,9 @@
-"""Command line: parses arguments and calls into the package, nothing more.
+"""Command line: parses arguments, calls `monitor.app`, prints what it returns.
 
-Exit codes: 0 success; 1 unexpected failure; 2 bad usage, config or rules;
-3 bad input (a fixture that cannot be read or parsed); 4 database unreachable
-or not migrated.
+Errors meant for a person (`monitor.errors.MonitorError`) are printed on one
+line and mapped to their exit code in one place (`_Main.invoke`); anything else
+is a bug and keeps its traceback (exit 1). Modules are imported by the command
+that needs them, so `monitor --help` starts at once.
 """
 
 from __future__ import annotations
@@ -12,28 +13,20 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
-from sqlalchemy.exc import OperationalError
 
-from monitor import logs
-from monitor.pipeline import replay
-from monitor.app import App
-from monitor.config import ConfigError, load_config
-from monitor.ingest import FixtureError, load_fixture, read_fixture
-from monitor.report import hit_dict, hits_text, json_line, printable, result_dict, result_text
-from monitor.rules import RuleError, load_rules
+from monitor.errors import ConfigError, ExitCode, MonitorError
+from monitor.states import AlertState
 
-EXIT_FAILURE = 1
-EXIT_CONFIG = 2
-EXIT_INPUT = 3
-EXIT_DATABASE = 4
+if TYPE_CHECKING:
+    from monitor.app import App
 
 PROGRESS_MIN = 50  # show a progress bar on a terminal from this many units on
 
 
-def fail(message: str, code: int) -> NoReturn:
+def fail(message: str, code: ExitCode) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
 
@@ -54,10 +47,11 @@ class Context:
 
     @property
     def app(self) -> App:
-        try:
-            config = load_config(self.config_path)
-        except ConfigError as exc:
-            fail(str(exc), EXIT_CONFIG)
+        from monitor import logs
+        from monitor.app import App
+        from monitor.config import load_config
+
+        config = load_config(self.config_path)
         logs.configure(config.settings.log.level, config.settings.log.format)
         return App(config)
 
@@ -65,7 +59,15 @@ class Context:
 pass_ctx = click.make_pass_decorator(Context)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Main(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MonitorError as exc:
+            fail(str(exc), exc.exit_code)
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option(
     "--config",
     "config_path",
@@ -80,6 +82,16 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
 
     Every item, from a live feed or a replayed file, takes the same path:
     normalize, deduplicate, classify against the watch rules, store, alert.
+
+    \b
+    Exit codes:
+      0  success
+      1  unexpected failure (a bug: please report the traceback)
+      2  bad usage, config or rule file (the message names the file and key)
+      3  bad input: a fixture or document that cannot be read or parsed
+      4  database unreachable, corrupt or not migrated
+      5  done, but some feeds or deliveries failed (recorded: see `monitor feeds`,
+         `monitor alerts list`)
     """
     ctx.obj = Context(config_path)
 
@@ -101,23 +113,22 @@ def replay_cmd(ctx: Context, paths: tuple[str, ...], as_json: bool, dry_run: boo
     PATHS are files, directories (searched recursively) or - for standard input.
     Items already stored are reported as seen and stored again nowhere.
     """
+    from monitor import app as use
+    from monitor.report import json_line, result_dict, result_text
+
     app = ctx.app
-    pipeline = _pipeline(app, dry_run=dry_run)
-    try:
-        files = replay.fixture_paths(paths)
-    except FixtureError as exc:
-        fail(str(exc), EXIT_INPUT)
+    pipeline = app.open_pipeline(dry_run=dry_run)  # rule, route and database problems first
+    files = use.fixture_paths(paths)
     with progress(len(files), "reading") as advance:
-        loaded = replay.load(files, advance)
+        loaded = use.load_fixtures(files, advance)
     for error in loaded.errors:
         click.echo(f"error: {error}", err=True)
     if loaded.errors and not keep_going:
-        fail(f"{len(loaded.errors)} of {len(files)} inputs unusable; nothing stored", EXIT_INPUT)
+        fail(f"{len(loaded.errors)} of {len(files)} inputs unusable; nothing stored", ExitCode.INPUT)
 
     counts = {"new": 0, "seen": 0, "matched": 0}
-    workers = replay.worker_pool(app.config.rule_paths, app.config.settings.routes, len(loaded.items))
-    with progress(len(loaded.items), "replaying") as advance, workers or contextlib.nullcontext():
-        for result in replay.run(pipeline, loaded.items, dry_run=dry_run, progress=advance, workers=workers):
+    with progress(len(loaded.items), "replaying") as advance:
+        for result in use.replay(app, pipeline, loaded, dry_run=dry_run, progress=advance):
             counts[result.outcome.status] += 1
             counts["matched"] += bool(result.hits)
             click.echo(json_line(result_dict(result)) if as_json else result_text(result) + "\n")
@@ -129,7 +140,7 @@ def replay_cmd(ctx: Context, paths: tuple[str, ...], as_json: bool, dry_run: boo
             err=True,
         )
     if loaded.errors:
-        sys.exit(EXIT_INPUT)
+        sys.exit(ExitCode.INPUT)
 
 
 @main.command()
@@ -138,43 +149,16 @@ def replay_cmd(ctx: Context, paths: tuple[str, ...], as_json: bool, dry_run: boo
 @pass_ctx
 def classify(ctx: Context, path: str, as_json: bool) -> None:
     """Show which rules one text matches, where, and why. PATH is a fixture file or -."""
-    app = ctx.app
-    pipeline = _pipeline(app, dry_run=True, store=False)
-    source = None if path == "-" else Path(path)
-    try:
-        data = sys.stdin.buffer.read() if source is None else read_fixture(source)
-        raw_items = load_fixture(source, data)
-    except FixtureError as exc:
-        fail(str(exc), EXIT_INPUT)
-    for raw in raw_items:
-        item, hits = pipeline.classify(raw)
+    from monitor import app as use
+    from monitor.report import hit_dict, hits_text, json_line, printable
+
+    for item, hits in use.classify(ctx.app, None if path == "-" else Path(path)):
         if as_json:
-            click.echo(
-                json_line(
-                    {"title": item.title, "rules": sorted({h.rule for h in hits}),
-                     "hits": [hit_dict(item, h) for h in hits]}
-                )
-            )
+            click.echo(json_line({"title": item.title, "rules": sorted({h.rule for h in hits}),
+                                  "hits": [hit_dict(item, h) for h in hits]}))
         else:
             click.echo(printable(item.title))
             click.echo("\n".join(hits_text(item, hits, indent=2)))
-
-
-def _pipeline(app: App, *, dry_run: bool, store: bool = True) -> Any:
-    try:
-        app.matcher  # noqa: B018 - compile now so rule errors surface before any work
-        app.router  # noqa: B018 - and routes to unknown channels or rules
-    except (RuleError, ConfigError) as exc:
-        fail(str(exc), EXIT_CONFIG)
-    if not store:
-        return app.pipeline(store=False)
-    try:
-        if dry_run:
-            return app.pipeline(store=app.is_migrated())
-        app.upgrade()
-    except OperationalError as exc:
-        fail(f"database {app.database_label}: {exc.orig}", EXIT_DATABASE)
-    return app.pipeline()
 
 
 # rules ---------------------------------------------------------------------------
@@ -191,14 +175,17 @@ def rules() -> None:
 @pass_ctx
 def rules_check(ctx: Context, files: tuple[Path, ...], as_json: bool) -> None:
     """Validate rule files (default: the rule paths of the config). Exit 2 on any problem."""
+    from monitor.errors import RuleError
+    from monitor.rules import load_rules
+
     paths = list(files) or ctx.app.config.rule_paths
     try:
         ruleset = load_rules(paths)
     except RuleError as exc:
-        if as_json:
-            click.echo(json.dumps({"ok": False, "errors": str(exc).splitlines()}))
-            sys.exit(EXIT_CONFIG)
-        fail(str(exc), EXIT_CONFIG)
+        if not as_json:
+            raise
+        click.echo(json.dumps({"ok": False, "errors": str(exc).splitlines()}))
+        sys.exit(exc.exit_code)
     if as_json:
         click.echo(json.dumps({"ok": True, "rules": list(ruleset.ids)}))
     else:
@@ -218,10 +205,7 @@ def db() -> None:
 def upgrade(ctx: Context) -> None:
     """Apply all pending migrations (the daemon does this at start too)."""
     app = ctx.app
-    try:
-        revision = app.upgrade()
-    except OperationalError as exc:
-        fail(f"database {app.database_label}: {exc.orig}", EXIT_DATABASE)
+    revision = app.upgrade()
     click.echo(f"database {app.database_label} is at revision {revision}")
 
 
@@ -229,17 +213,11 @@ def upgrade(ctx: Context) -> None:
 @pass_ctx
 def current(ctx: Context) -> None:
     """Print the database's migration revision; exit 4 if it is behind."""
-    from monitor.store import migrations
-
     app = ctx.app
-    try:
-        revision = migrations.current(app.engine)
-    except OperationalError as exc:
-        fail(f"database {app.database_label}: {exc.orig}", EXIT_DATABASE)
-    head = migrations.head()
+    revision, head = app.revision()
     click.echo(f"database {app.database_label}: revision {revision}, newest {head}")
     if revision != head:
-        sys.exit(EXIT_DATABASE)
+        sys.exit(ExitCode.DATABASE)
 
 
 # daemon and polling ---------------------------------------------------------------
@@ -260,13 +238,9 @@ def run(ctx: Context) -> None:
     from monitor.daemon import Daemon
 
     app = ctx.app
-    _check_startup(app)
-    try:
+    app.check()
+    with app.database():
         code = asyncio.run(Daemon(ctx.config_path, app).run())
-    except (ConfigError, RuleError) as exc:
-        fail(str(exc), EXIT_CONFIG)
-    except OperationalError as exc:
-        fail(f"database {app.database_label}: {exc.orig}", EXIT_DATABASE)
     sys.exit(code)
 
 
@@ -278,21 +252,12 @@ def run(ctx: Context) -> None:
 def poll(ctx: Context, once: bool, all_feeds: bool, as_json: bool) -> None:
     """Poll every due feed once and exit (for cron, and for tests).
 
-    Exit 0 when every feed polled cleanly, 1 when at least one failed (the
-    failure is recorded on the feed; see `monitor feeds`).
+    Exit 0 when every feed polled cleanly (or none was due), 5 when at least one
+    failed (the failure is recorded on the feed; see `monitor feeds`).
     """
-    import asyncio
+    from monitor import app as use
 
-    from monitor.daemon import poll_once
-
-    app = ctx.app
-    _check_startup(app)
-    try:
-        report = asyncio.run(poll_once(app, all_feeds=all_feeds))
-    except (ConfigError, RuleError) as exc:
-        fail(str(exc), EXIT_CONFIG)
-    except OperationalError as exc:
-        fail(f"database {app.database_label}: {exc.orig}", EXIT_DATABASE)
+    report = use.poll_once(ctx.app, all_feeds=all_feeds)
     for p in report.polls:
         if as_json:
             click.echo(json.dumps({"feed": p.url, "result": p.result, "items": p.items, "new": p.new,
@@ -302,15 +267,7 @@ def poll(ctx: Context, once: bool, all_feeds: bool, as_json: bool) -> None:
         f"{report.count('not-modified')} not modified, {report.count('error')} failed",
         err=True,
     )
-    sys.exit(EXIT_FAILURE if report.count("error") else 0)
-
-
-def _check_startup(app: App) -> None:
-    try:
-        app.matcher  # noqa: B018
-        app.router  # noqa: B018
-    except (RuleError, ConfigError) as exc:
-        fail(str(exc), EXIT_CONFIG)
+    sys.exit(ExitCode.PARTIAL if report.count("error") else ExitCode.OK)
 
 
 # feeds ---------------------------------------------------------------------------
@@ -323,14 +280,10 @@ def feeds(click_ctx: click.Context, as_json: bool) -> None:
     """List every feed with its state (or see the subcommands)."""
     if click_ctx.invoked_subcommand is not None:
         return
-    from monitor.store.feeds import FeedStore
+    from monitor import app as use
+    from monitor.report import feed_dict, printable
 
-    app = click_ctx.find_object(Context).app  # type: ignore[union-attr]
-    try:
-        app.upgrade()
-        states = FeedStore(app.engine).all()
-    except OperationalError as exc:
-        fail(f"database {app.database_label}: {exc.orig}", EXIT_DATABASE)
+    states = use.feed_states(click_ctx.find_object(Context).app)  # type: ignore[union-attr]
     if as_json:
         for f in states:
             click.echo(json.dumps(feed_dict(f)))
@@ -357,30 +310,9 @@ def feeds(click_ctx: click.Context, as_json: bool) -> None:
 @pass_ctx
 def feeds_export(ctx: Context, include_disabled: bool) -> None:
     """Write the feed list as OPML to stdout (import it into any feed reader)."""
-    from monitor.feedlist import write_opml
-    from monitor.store.feeds import FeedStore
+    from monitor import app as use
 
-    app = ctx.app
-    try:
-        app.upgrade()
-        states = FeedStore(app.engine).all()
-    except OperationalError as exc:
-        fail(f"database {app.database_label}: {exc.orig}", EXIT_DATABASE)
-    sys.stdout.buffer.write(write_opml(states, include_disabled=include_disabled))
-
-
-def feed_dict(f: Any) -> dict[str, Any]:
-    def iso(value: Any) -> str | None:
-        return value.isoformat() if value else None
-
-    return {
-        "id": f.id, "url": f.url, "title": f.title, "health": f.health, "enabled": f.enabled,
-        "disabled_reason": f.disabled_reason, "last_success_at": iso(f.last_success_at),
-        "last_error": f.last_error, "last_error_at": iso(f.last_error_at),
-        "consecutive_errors": f.consecutive_errors, "next_poll_at": iso(f.next_poll_at),
-        "items_seen": f.items_seen, "interval_s": f.interval_s, "publish_gap_s": f.publish_gap_s,
-        "stale": f.stale, "lease_owner": f.lease_owner, "listed_in": f.listed_in,
-    }
+    sys.stdout.buffer.write(use.export_opml(ctx.app, include_disabled=include_disabled))
 
 
 def _when(value: Any) -> str:
@@ -404,21 +336,8 @@ def alerts() -> None:
     """Alert delivery: the outbox, its channels, retries and dead letters."""
 
 
-@contextlib.contextmanager
-def _alert_errors(app: App) -> Iterator[None]:
-    """Config, channel and database problems as exit codes, not tracebacks."""
-    from monitor.alerts.channels import ChannelError
-
-    try:
-        yield
-    except (ConfigError, ChannelError, RuleError) as exc:
-        fail(str(exc), EXIT_CONFIG)
-    except OperationalError as exc:
-        fail(f"database {app.database_label}: {exc.orig}", EXIT_DATABASE)
-
-
 @alerts.command(name="list")
-@click.option("--state", type=click.Choice(["pending", "sent", "dead", "digested"]), help="Only alerts in this state.")
+@click.option("--state", type=click.Choice([s.value for s in AlertState]), help="Only alerts in this state.")
 @click.option("--channel", help="Only alerts for this channel.")
 @click.option("--limit", type=int, default=50, show_default=True, help="Newest first, at most this many.")
 @click.option("--attempts", "with_attempts", is_flag=True, help="Show every delivery attempt too.")
@@ -430,19 +349,17 @@ def alerts_list(
     """List alerts, newest first, with disabled channels on top.
 
     States: pending (waiting for delivery or a retry), sent, dead (every attempt
-    failed: see `monitor alerts retry`), digested (inside a digest not yet sent).
+    failed: see `monitor alerts retry`), digested (inside a digest not yet sent),
+    suppressed (its story was marked not relevant before it went out).
     """
-    from monitor.alerts import commands
+    from monitor import app as use
+    from monitor.report import alert_dict, json_line, printable
 
-    app = ctx.app
-    with _alert_errors(app):
-        box = commands.outbox(app)
-        rows = box.list(state=state, channel=channel, limit=limit)
-        disabled = box.disabled_channels()
-        logs_ = {r.id: box.attempts(r.id) for r in rows} if (with_attempts or as_json) else {}
+    rows, logs_, disabled = use.list_alerts(ctx.app, state=state, channel=channel, limit=limit,
+                                            with_attempts=with_attempts or as_json)
     if as_json:
         for row in rows:
-            click.echo(json_line(commands.alert_dict(row, logs_.get(row.id))))
+            click.echo(json_line(alert_dict(row, logs_.get(row.id))))
         return
     for name, d in sorted(disabled.items()):
         click.echo(f"channel {name} DISABLED since {_when(d.disabled_at)}: {printable(d.reason)}"
@@ -454,14 +371,14 @@ def alerts_list(
         what = printable(r.title)[:70] if r.kind == "item" else "digest"
         click.echo(f"{r.id:>6} {r.state:<9} {r.channel:<14} {','.join(r.rules):<18} {what}")
         detail = f"{'':>6} {r.mode}, {r.attempts} attempt(s), created {_when(r.created_at)}"
-        if r.state == "pending":
+        if r.state == AlertState.PENDING:
             detail += f", next {_when(r.next_attempt_at) if r.next_attempt_at else 'at its digest'}"
         if r.sent_at:
             detail += f", sent {_when(r.sent_at)}"
         if r.digest_id:
             detail += f", in digest {r.digest_id}"
         click.echo(detail)
-        if r.last_error and r.state != "sent":
+        if r.last_error and r.state != AlertState.SENT:
             click.echo(f"{'':>6} last error: {printable(r.last_error)[:200]}")
         for a in logs_.get(r.id, []):
             click.echo(f"{'':>8} {_when(a.at)} {'ok  ' if a.ok else 'FAIL'} {printable(a.status or '')[:60]}"
@@ -473,20 +390,21 @@ def alerts_list(
 @click.option("--dead", is_flag=True, help="Re-drive every dead alert.")
 @pass_ctx
 def alerts_retry(ctx: Context, ids: tuple[int, ...], dead: bool) -> None:
-    """Deliver alerts again now, with a fresh set of attempts: IDs, or --dead for all dead ones."""
-    from monitor.alerts import commands
+    """Deliver alerts again now, with a fresh set of attempts: IDs, or --dead for all dead ones.
+
+    Exit 5 when some of the IDs could not be retried (each is named, with why).
+    """
+    from monitor import app as use
 
     if bool(ids) == dead:
-        fail("give alert ids or --dead (not both)", EXIT_CONFIG)
-    app = ctx.app
-    with _alert_errors(app):
-        result = commands.retry(app, list(ids), dead=dead)
+        raise ConfigError("give alert ids or --dead (not both)")
+    result = use.retry_alerts(ctx.app, list(ids), dead=dead)
     for alert_id, why in result.refused:
         click.echo(f"alert {alert_id}: not retried: {why}", err=True)
     click.echo(f"{len(result.ids)} alert(s) queued for delivery now"
                + (": " + ", ".join(map(str, result.ids)) if result.ids else ""))
     if result.refused:
-        sys.exit(EXIT_FAILURE)
+        sys.exit(ExitCode.PARTIAL)
 
 
 @alerts.command(name="send")
@@ -494,37 +412,31 @@ def alerts_retry(ctx: Context, ids: tuple[int, ...], dead: bool) -> None:
 def alerts_send(ctx: Context) -> None:
     """One dispatch pass: deliver every due alert now, then exit (cron, tests).
 
-    Exit 0 when every attempt succeeded (or nothing was due), 1 when some failed
+    Exit 0 when every attempt succeeded (or nothing was due), 5 when some failed
     (they are scheduled for retry or dead: see `monitor alerts list`).
     """
-    from monitor.alerts import commands
+    from monitor import app as use
 
-    app = ctx.app
-    with _alert_errors(app):
-        report = commands.send_once(app)
+    report = use.send_alerts(ctx.app)
     click.echo(f"{report.sent} sent, {report.failed} failed (will retry), {report.dead} dead"
                + (f"; disabled by their receiver: {', '.join(report.disabled)}" if report.disabled else ""),
                err=True)
-    sys.exit(EXIT_FAILURE if report.failed or report.dead else 0)
+    sys.exit(ExitCode.PARTIAL if report.failed or report.dead else ExitCode.OK)
 
 
 @alerts.command(name="test")
 @click.argument("channel")
 @pass_ctx
 def alerts_test(ctx: Context, channel: str) -> None:
-    """Send a sample alert to CHANNEL now and say what the receiver answered."""
-    from monitor.alerts import commands
+    """Send a sample alert to CHANNEL now and say what the receiver answered (exit 5 if it failed)."""
+    from monitor import app as use
+    from monitor.report import printable
 
-    app = ctx.app
-    with _alert_errors(app):
-        try:
-            result = commands.test_channel(app, channel)
-        except KeyError:
-            fail(f"no channel {channel!r} in {app.config.path}", EXIT_CONFIG)
+    result = use.test_channel(ctx.app, channel)
     if result.ok:
         click.echo(f"ok: {channel} accepted the test message ({printable(result.status or '')})")
         return
-    fail(f"{channel}: {printable(result.error or 'failed')}", EXIT_FAILURE)
+    fail(f"{channel}: {printable(result.error or 'failed')}", ExitCode.PARTIAL)
 
 
 @alerts.command(name="digest")
@@ -532,14 +444,9 @@ def alerts_test(ctx: Context, channel: str) -> None:
 @pass_ctx
 def alerts_digest(ctx: Context, channel: str) -> None:
     """Collect CHANNEL's digest now instead of at its cron time (then run `send`)."""
-    from monitor.alerts import commands
+    from monitor import app as use
 
-    app = ctx.app
-    with _alert_errors(app):
-        try:
-            digest_id = commands.digest_now(app, channel)
-        except KeyError:
-            fail(f"channel {channel!r} has no digest route in {app.config.path}", EXIT_CONFIG)
+    digest_id = use.digest_now(ctx.app, channel)
     click.echo(f"digest {digest_id} collected; `monitor alerts send` delivers it" if digest_id
                else "nothing waiting for a digest")
 
@@ -549,11 +456,9 @@ def alerts_digest(ctx: Context, channel: str) -> None:
 @pass_ctx
 def alerts_enable(ctx: Context, channel: str) -> None:
     """Re-enable a channel its receiver disabled (HTTP 410); its alerts go out again."""
-    from monitor.alerts import commands
+    from monitor import app as use
 
-    app = ctx.app
-    with _alert_errors(app):
-        was_disabled = commands.enable(app, channel)
+    was_disabled = use.enable_channel(ctx.app, channel)
     click.echo(f"{channel} enabled" if was_disabled else f"{channel} was not disabled")
 
 
@@ -562,17 +467,15 @@ def alerts_enable(ctx: Context, channel: str) -> None:
 @pass_ctx
 def alerts_channels(ctx: Context, as_json: bool) -> None:
     """Every configured channel: where it goes, its routes, digest, state and backlog."""
-    from monitor.alerts import commands
+    from monitor import app as use
+    from monitor.report import iso, printable
 
-    app = ctx.app
-    with _alert_errors(app):
-        infos = commands.channels(app)
+    infos = use.channels(ctx.app)
     for c in infos:
         if as_json:
             click.echo(json.dumps({
                 "name": c.name, "type": c.type, "target": c.target, "routes": c.routes, "digest": c.digest,
-                "disabled": c.disabled, "disabled_at": c.disabled_at.isoformat() if c.disabled_at else None,
-                "pending": c.pending, "dead": c.dead,
+                "disabled": c.disabled, "disabled_at": iso(c.disabled_at), "pending": c.pending, "dead": c.dead,
             }))
             continue
         state = f"DISABLED: {printable(c.disabled)}" if c.disabled else "enabled"

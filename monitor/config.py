@@ -20,15 +20,12 @@ from pydantic_settings import (
 )
 
 from monitor.alerts.settings import AlertSettings, Channel, Route
+from monitor.errors import ConfigError
 from monitor.web.settings import WebSettings
 
 DEFAULT_CONFIG = Path("config/monitor.toml")
 EXAMPLE_CONFIG = Path("config/monitor.example.toml")
 PACKAGED_CONFIG = Path(__file__).parent / "default_config" / "monitor.example.toml"
-
-
-class ConfigError(Exception):
-    """A configuration problem, phrased for the operator who has to fix it."""
 
 
 class Section(BaseModel):

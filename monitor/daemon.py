@@ -23,9 +23,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import time
-import uuid
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -35,23 +33,20 @@ from pathlib import Path
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor import logs
-from monitor.alerts.channels import ChannelError, build_senders
 from monitor.alerts.digest import DigestSchedule, catch_up, collect, schedules
 from monitor.alerts.dispatcher import Dispatcher
-from monitor.app import App
-from monitor.config import ConfigError, load_config
-from monitor.feedlist import listed_feeds
+from monitor.app import App, owner_id, prepare_database
+from monitor.config import load_config
+from monitor.errors import ConfigError, MonitorError
 from monitor.ingest.http import Fetcher
 from monitor.notify import Notifier
 from monitor.pipeline.polling import CycleReport, Poller
-from monitor.rules import RuleError
+from monitor.pipeline.workers import init_worker, make_pool
 from monitor.secrets import SecretError
-from monitor.store.alerts import Outbox
 from monitor.store.feeds import FeedStore
-from monitor.web.app import create_app
+from monitor.web.dashboard import create_app
 from monitor.web.health import TickProbe
 from monitor.web.server import bind, serve, url_of
-from monitor.pipeline.workers import init_worker, make_pool
 
 log = logs.get("daemon")
 
@@ -59,11 +54,6 @@ log = logs.get("daemon")
 #: a lease the query did not foresee) must not make the daemon spin.
 MIN_CYCLE_GAP_S = 1.0
 WAKE_JOB = "poll-wake"
-
-
-def owner_id() -> str:
-    """Who holds a lease: readable in `monitor feeds`, unique per process."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 @dataclass
@@ -77,16 +67,11 @@ class Runtime:
     dispatcher: Dispatcher
     digests: list[DigestSchedule]
 
-
-def make_dispatcher(app: App, owner: str, db: Executor) -> Dispatcher:
-    """Raises ConfigError when a channel cannot be used (a missing secret…)."""
-    settings = app.config.settings
-    try:
-        senders = build_senders(settings.channels, app.config.base_dir)
-    except ChannelError as exc:
-        raise ConfigError(f"{app.config.path}: {exc}") from exc
-    return Dispatcher(Outbox(app.engine), senders, settings.alerts, owner=owner, db=db,
-                      descriptions=app.rule_descriptions)
+    async def close(self, *, wait: bool = True) -> None:
+        """Close connections and stop the workers (`wait`: let running parses finish)."""
+        await self.fetcher.aclose()
+        await self.dispatcher.aclose()
+        self.cpu.shutdown(wait=wait, cancel_futures=not wait)
 
 
 async def build(
@@ -109,35 +94,7 @@ async def build(
         settings=settings.schedule, owner=owner, capacity=settings.fetch.concurrency * 2,
         per_origin=settings.fetch.per_host_concurrency * 2, on_alerts=on_alerts,
     )
-    return Runtime(app, poller, fetcher, cpu, make_dispatcher(app, owner, db), schedules(routes))
-
-
-def prepare_database(app: App) -> str:
-    """Migrate, check the rules, sync the feed list: everything that must be right
-    before the service says READY."""
-    app.matcher  # noqa: B018 - compile now: a bad rule file must stop the start
-    app.router  # noqa: B018 - and a route to an unknown channel or rule
-    revision = app.upgrade()
-    report = FeedStore(app.engine).sync(listed_feeds(app.config))
-    log.info("feeds_synced", listed=report.total, added=report.added, removed=report.removed,
-             restored=report.restored)
-    return revision or "?"
-
-
-async def poll_once(app: App, *, all_feeds: bool = False) -> CycleReport:
-    """`monitor poll --once`: one full cycle of every due feed, then exit."""
-    db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db")
-    prepare_database(app)
-    if all_feeds:
-        FeedStore(app.engine).make_all_due()
-    runtime = await build(app, owner_id(), db)
-    try:
-        return await runtime.poller.run_cycle()
-    finally:
-        await runtime.fetcher.aclose()
-        await runtime.dispatcher.aclose()
-        runtime.cpu.shutdown(wait=True)
-        db.shutdown(wait=True)
+    return Runtime(app, poller, fetcher, cpu, app.dispatcher(owner, db), schedules(routes))
 
 
 class Daemon:
@@ -280,7 +237,7 @@ class Daemon:
         try:
             app = App(load_config(self.config_path))
             await asyncio.get_running_loop().run_in_executor(self.db, prepare_database, app)
-        except (ConfigError, RuleError) as exc:
+        except MonitorError as exc:
             log.error("reload_failed", error=str(exc), keeping="previous configuration")
             return
         old, running, dispatching = self.runtime, self.cycle, self.dispatching
@@ -304,9 +261,7 @@ class Daemon:
         for task in (running, dispatching):
             if task is not None and not task.done():
                 await asyncio.gather(task, return_exceptions=True)
-        await old.fetcher.aclose()
-        await old.dispatcher.aclose()
-        old.cpu.shutdown(wait=False)
+        await old.close(wait=False)
 
     def _start_web(self) -> asyncio.Task[None] | None:
         """The dashboard, served from this event loop until `stop`."""
@@ -410,8 +365,6 @@ class Daemon:
                 self.db, self.runtime.poller.feeds.release, self.owner
             )
             await self.runtime.dispatcher.release()
-            await self.runtime.fetcher.aclose()
-            await self.runtime.dispatcher.aclose()
-            self.runtime.cpu.shutdown(wait=False, cancel_futures=True)
+            await self.runtime.close(wait=False)
             log.info("leases_released", count=released)
         self.db.shutdown(wait=True)

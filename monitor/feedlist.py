@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from monitor.config import Config, ConfigError
+from monitor.config import Config
+from monitor.errors import ConfigError
 from monitor.store.feeds import FeedState, ListedFeed
 
 

@@ -10,11 +10,15 @@ import json
 import re
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
-from monitor.items import Hit, Item
-from monitor.items import Result
+from monitor.items import Hit, Item, Result
 from monitor.rules import snippet
+
+if TYPE_CHECKING:
+    from monitor.store.alerts import AlertRow, AttemptRow
+    from monitor.store.feeds import FeedState
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 
@@ -106,3 +110,34 @@ def hits_text(item: Item, hits: Sequence[Hit], *, indent: int = 0) -> list[str]:
         )
         lines.append(f"{pad}{'':<8} {printable(snippet(text, hit.start, hit.end))}")
     return lines
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value else None
+
+
+def feed_dict(f: FeedState) -> dict[str, Any]:
+    return {
+        "id": f.id, "url": f.url, "title": f.title, "health": f.health, "enabled": f.enabled,
+        "disabled_reason": f.disabled_reason, "last_success_at": iso(f.last_success_at),
+        "last_error": f.last_error, "last_error_at": iso(f.last_error_at),
+        "consecutive_errors": f.consecutive_errors, "next_poll_at": iso(f.next_poll_at),
+        "items_seen": f.items_seen, "interval_s": f.interval_s, "publish_gap_s": f.publish_gap_s,
+        "stale": f.stale, "lease_owner": f.lease_owner, "listed_in": f.listed_in,
+    }
+
+
+def alert_dict(row: AlertRow, attempts: list[AttemptRow] | None = None) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": row.id, "kind": row.kind, "channel": row.channel, "mode": row.mode, "state": row.state,
+        "rules": list(row.rules), "idempotency_key": row.idempotency_key, "attempts": row.attempts,
+        "created_at": iso(row.created_at), "next_attempt_at": iso(row.next_attempt_at),
+        "sent_at": iso(row.sent_at), "last_error": row.last_error, "leased_by": row.lease_owner,
+        "item_id": row.item_id, "digest_id": row.digest_id, "title": row.title,
+    }
+    if attempts is not None:
+        data["attempt_log"] = [
+            {"at": iso(a.at), "ok": a.ok, "status": a.status, "error": a.error, "duration_ms": a.duration_ms}
+            for a in attempts
+        ]
+    return data

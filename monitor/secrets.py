@@ -8,6 +8,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from monitor.errors import ConfigError
+
 
 class SecretRef(BaseModel):
     """`{ env = "SMTP_PASSWORD" }` or `{ credential = "smtp-password" }` (LoadCredential=)."""
@@ -27,8 +29,8 @@ class SecretRef(BaseModel):
         return f"environment variable {self.env}" if self.env else f"systemd credential {self.credential}"
 
 
-class SecretError(Exception):
-    pass
+class SecretError(ConfigError):
+    """A secret reference that cannot be resolved; the message says where it was looked for."""
 
 
 def resolve(ref: SecretRef) -> str:

@@ -1,15 +1,15 @@
 """Every state a stored row can be in, defined once.
 
-`str` enums: they compare equal to the strings stored in the database and
+String enums: they compare equal to the strings stored in the database and
 printed by the CLI, so a state is written the same way everywhere.
 """
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class AlertState(str, Enum):
+class AlertState(StrEnum):
     """Where an outbox row stands."""
 
     PENDING = "pending"
@@ -23,11 +23,8 @@ class AlertState(str, Enum):
     SUPPRESSED = "suppressed"
     """Never sent: its story was marked not relevant before delivery."""
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class AlertMode(str, Enum):
+class AlertMode(StrEnum):
     """How an alert reaches its channel."""
 
     IMMEDIATE = "immediate"
@@ -35,11 +32,8 @@ class AlertMode(str, Enum):
     DIGEST = "digest"
     """Only inside the channel's digest, at its cron time."""
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class FeedHealth(str, Enum):
+class FeedHealth(StrEnum):
     """What an operator looks for first in a feed (`FeedState.health`)."""
 
     NEW = "new"
@@ -52,6 +46,3 @@ class FeedHealth(str, Enum):
     """Polls succeed but nothing new has come for much longer than usual."""
     DISABLED = "disabled"
     """Not polled: removed from the config, or gone (HTTP 410)."""
-
-    def __str__(self) -> str:
-        return self.value

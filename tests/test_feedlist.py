@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from monitor.cli import main
 from monitor.config import ConfigError, load_config
 from monitor.feedlist import listed_feeds, read_opml
-from tests.test_poller import write_config
+from tests.pipeline.test_polling import write_config
 
 OPML = """<?xml version="1.0"?>
 <opml version="2.0"><head><title>x</title></head><body>
@@ -52,8 +52,7 @@ def test_feeds_lists_state_and_exports_opml_that_reads_back(tmp_path: Path, db_u
     config = write_config(tmp_path, db_url, ["https://example.org/a.xml", "https://example.org/b.xml"])
     runner = CliRunner()
     assert runner.invoke(main, ["--config", str(config), "db", "upgrade"]).exit_code == 0
-    from monitor.app import App
-    from monitor.daemon import prepare_database
+    from monitor.app import App, prepare_database
 
     app = App(load_config(config))
     prepare_database(app)

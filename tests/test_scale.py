@@ -22,7 +22,6 @@ from monitor.store.feeds import FeedStore
 from monitor.store.models import Alert, StoredItem
 from tests.alerts.conftest import WHSEC, write_config
 from tests.alerts.receiver import WebhookReceiver
-from tests.conftest import PG_ENV
 from tests.feedserver import FeedServer, feed_xml
 
 FEEDS = 300
@@ -66,7 +65,7 @@ def world(tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch) -> Itera
         text += "".join(f'[[feeds]]\nurl = "{u}"\n' for u in urls)
         config.write_text(text)
         app = App(load_config(config))
-        from monitor.daemon import prepare_database
+        from monitor.app import prepare_database
 
         prepare_database(app)
         app.engine.dispose()

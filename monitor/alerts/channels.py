@@ -15,10 +15,11 @@ from monitor.alerts.settings import EmailChannel, WebhookChannel
 from monitor.alerts.signing import SigningError, decode_secret
 from monitor.alerts.smtp import SmtpSender
 from monitor.alerts.webhook import WebhookSender, make_client
+from monitor.errors import ConfigError
 from monitor.secrets import SecretError, resolve
 
 
-class ChannelError(Exception):
+class ChannelError(ConfigError):
     """A channel that cannot be used as configured (missing secret, bad key…)."""
 
 

@@ -242,10 +242,6 @@ class AlertSettings(_Section):
             raise ValueError("every retry delay must be positive")
         return value
 
-    @property
-    def max_attempts(self) -> int:
-        return 1 + len(self.retry_schedule_s)
-
 
 def check_alerts(
     channels: Mapping[str, EmailChannel | WebhookChannel],

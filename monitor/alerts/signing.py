@@ -14,12 +14,14 @@ import binascii
 import hashlib
 import hmac
 
+from monitor.errors import ConfigError
+
 PREFIX = "whsec_"
 MIN_KEY_BYTES = 16  # the spec asks for 24 to 64; the spec's own example key is 24
 
 
-class SigningError(ValueError):
-    pass
+class SigningError(ConfigError, ValueError):
+    """A webhook secret or id that cannot sign (a ValueError, for config validation)."""
 
 
 def decode_secret(secret: str) -> bytes:

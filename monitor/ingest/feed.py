@@ -47,6 +47,7 @@ from typing import Any, Final
 import charset_normalizer
 import feedparser
 
+from monitor.errors import InputError
 from monitor.ingest import plainrss
 from monitor.items import Item
 
@@ -57,7 +58,7 @@ ENCODING_GUESSED: Final = "encoding-guessed"
 
 
 
-class FeedError(Exception):
+class FeedError(InputError):
     """The body is not a feed we can read; the message says why."""
 
 

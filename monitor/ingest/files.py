@@ -22,6 +22,7 @@ from typing import Final
 
 import charset_normalizer
 
+from monitor.errors import InputError
 from monitor.ingest.feed import ENCODING_GUESSED, FeedError, parse_feed
 from monitor.ingest.textfile import parse_text
 from monitor.items import Item
@@ -44,7 +45,7 @@ TEXT_SOURCE: Final = "replay:files"
 _HAS_WORD: Final = re.compile(r"[^\W_]")
 
 
-class FixtureError(Exception):
+class FixtureError(InputError):
     """A fixture that cannot be replayed; str() is "path: what is wrong"."""
 
     def __init__(self, path: Path | str | None, message: str) -> None:

@@ -45,6 +45,7 @@ import httpx
 
 import monitor
 from monitor.config import FetchSettings
+from monitor.errors import InputError
 from monitor.ingest.netguard import AddressPolicy, AddressRefused, GuardedBackend, Resolver
 
 __all__ = [
@@ -94,7 +95,7 @@ class Fetched:
     elapsed_s: float
 
 
-class FetchError(Exception):
+class FetchError(InputError):
     """A fetch that produced no usable response; `str()` is the operator's one line.
 
     `kind` is what the scheduler branches on (back off, retry later, give up);

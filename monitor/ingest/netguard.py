@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import anyio
 import httpcore
 
+from monitor.errors import InputError
 from monitor.ingest.sockets import KeptSocketStream
 
 __all__ = [
@@ -117,7 +118,7 @@ def refusal_reason(ip: IPAddress) -> str | None:
     return None
 
 
-class AddressRefused(Exception):
+class AddressRefused(InputError):
     """A connection was refused by policy before any packet was sent.
 
     Deliberately not an httpcore/httpx exception: those are retried or

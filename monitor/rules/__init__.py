@@ -9,7 +9,7 @@ The rule language is documented in the README ("Watch rules") and in
 `clauses` (when a rule fires).
 """
 
-from monitor.rules.errors import RuleError
+from monitor.errors import RuleError
 from monitor.rules.loading import load_rules
 from monitor.rules.matcher import Matcher, compile_rules
 from monitor.rules.ruleset import NearClause, Rule, RuleSet

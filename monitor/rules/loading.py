@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from monitor.rules.errors import RuleError
+from monitor.errors import RuleError
 from monitor.rules.ruleset import Rule, RuleSet
 from monitor.rules.schema import RuleSpec, describe_errors
 

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from monitor.errors import RuleError
 from monitor.items import Field
-from monitor.rules.errors import RuleError
 
 ALL_FIELDS: tuple[Field, ...] = ("title", "text")
 

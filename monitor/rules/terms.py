@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from monitor.errors import RuleError
 from monitor.rules.folding import fold_words, is_word_char
 
 WILDCARD = "*"
@@ -26,7 +27,7 @@ MIN_CHARACTERS = 2
 _WILDCARD_EXTENSION = "[^ ]*"  # the rest of a word in the folded view: anything up to the next space
 
 
-class TermSyntaxError(ValueError):
+class TermSyntaxError(RuleError, ValueError):
     """A term that cannot be matched as written; the message says why."""
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine
+
+from alembic import command
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 

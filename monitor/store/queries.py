@@ -34,6 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import ColumnElement
 
+from monitor.errors import InputError
 from monitor.store.feeds import FeedState, FeedStore
 from monitor.store.models import Alert, DeliveryAttempt, Feed, StoredHit, StoredItem
 
@@ -50,7 +51,7 @@ HEALTH_STATES = ("ok", "backing-off", "stale", "disabled", "new")
 ALERT_STATES = ("pending", "digested", "sent", "dead", "suppressed")  # always reported, even at zero
 
 
-class MatchNotFound(LookupError):
+class MatchNotFound(InputError, LookupError):
     """No stored item has this id."""
 
 

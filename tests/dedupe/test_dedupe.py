@@ -110,7 +110,8 @@ def test_words_are_those_of_the_plain_definition_whatever_the_script() -> None:
     import string
     import unicodedata
 
-    from monitor.dedupe.fingerprints import _COMBINING, _WORD, story_words as fold_words
+    from monitor.dedupe.fingerprints import _COMBINING, _WORD
+    from monitor.dedupe.fingerprints import story_words as fold_words
 
     def definition(text: str) -> list[str]:
         return _WORD.findall(_COMBINING.sub("", unicodedata.normalize("NFKD", text.casefold())))

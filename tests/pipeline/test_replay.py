@@ -191,9 +191,9 @@ def test_the_installed_command_uses_the_database_from_the_environment(
 
 
 def test_worker_processes_classify_exactly_as_the_serial_path(config_file: Path, db_url: str, tmp_path: Path) -> None:
-    from monitor.pipeline import replay
     from monitor.app import App
     from monitor.config import load_config
+    from monitor.pipeline import replay
     from monitor.pipeline.workers import make_pool
 
     app = App(load_config(config_file))
@@ -216,9 +216,9 @@ def test_the_replay_pool_prepares_in_small_tasks_and_stores_in_batches(
     batch gets back its own items, in order, whatever the cut."""
     import dataclasses
 
-    from monitor.pipeline import replay
     from monitor.app import App
     from monitor.config import load_config
+    from monitor.pipeline import replay
 
     monkeypatch.setattr(replay, "BATCH", 4)
     monkeypatch.setattr(replay, "PREPARE_CHUNK", 3)

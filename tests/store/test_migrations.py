@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from alembic import command
 from sqlalchemy import inspect
 
+from alembic import command
 from monitor.store import migrations
 from monitor.store.engine import make_engine
 

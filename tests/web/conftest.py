@@ -31,15 +31,14 @@ from starlette.applications import Starlette
 from monitor.cli import main
 from monitor.dedupe import fingerprint
 from monitor.ingest import load_fixture
-from monitor.items import Item
+from monitor.items import AlertRequest, Item, Prepared
 from monitor.pipeline import Pipeline
 from monitor.rules import compile_rules, load_rules
 from monitor.store.engine import make_engine
 from monitor.store.feeds import FeedStore, ListedFeed
 from monitor.store.models import Alert, DeliveryAttempt, StoredItem
-from monitor.items import AlertRequest, Prepared
 from monitor.store.repository import Store
-from monitor.web.app import create_app
+from monitor.web.dashboard import create_app
 from monitor.web.server import bind, serve, url_of
 from monitor.web.settings import WebSettings
 from tests.conftest import RULES, SEEDS

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from monitor.store.engine import make_engine
 from monitor.store.models import Alert
-from monitor.web.app import create_app
+from monitor.web.dashboard import create_app
 from monitor.web.health import TickProbe
 from monitor.web.server import bind, serve
 from monitor.web.settings import WebSettings
@@ -279,7 +279,7 @@ def test_serve_runs_in_the_callers_loop_without_touching_signals_and_stops_on_th
 DAEMON_LIKE = """
 import asyncio, signal, sys
 from monitor.store.engine import make_engine
-from monitor.web.app import create_app
+from monitor.web.dashboard import create_app
 from monitor.web.health import TickProbe
 from monitor.web.server import bind, serve
 from monitor.web.settings import WebSettings
