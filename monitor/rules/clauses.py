@@ -13,10 +13,12 @@ from dataclasses import dataclass
 
 from monitor.items import Field, Hit
 from monitor.rules.folding import FoldedText
+from monitor.rules.ruleset import ALL_FIELDS
 
 Span = tuple[Field, int, int]  # field, start, end in the original text
 Found = Mapping[int, set[Span]]  # pattern id -> where it was found
 Mention = tuple[Span, int]  # a span and the pattern that found it
+_FIELD_RANK = {field: number for number, field in enumerate(ALL_FIELDS)}  # hits: title first
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,13 +62,14 @@ def _drop_contained(mentions: list[Mention], order: Mapping[int, int]) -> list[t
     """Keep the longest of nested hits: `High Commissioner for Human Rights` inside
     `Office of the ... High Commissioner for Human Rights` explains nothing more.
     Of identical spans found by several terms, the term written first is kept.
-    The result is sorted by (field, start), and no two hits share a start."""
-    ranked = [(field, start, -end, order[pattern], pattern) for (field, start, end), pattern in mentions]
+    The result is sorted by field (title first) and start, and no two hits share a start."""
+    ranked = [(_FIELD_RANK[field], start, -end, order[pattern], pattern, field)
+              for (field, start, end), pattern in mentions]
     ranked.sort()
     kept = []
     field_now: Field | None = None
     furthest = -1
-    for field, start, negative_end, _, pattern in ranked:
+    for _, start, negative_end, _, pattern, field in ranked:
         if field != field_now:
             field_now, furthest = field, -1
         if -negative_end <= furthest:
@@ -77,7 +80,7 @@ def _drop_contained(mentions: list[Mention], order: Mapping[int, int]) -> list[t
 
 
 def evaluate(rule: CompiledRule, found: Found, views: Mapping[Field, FoldedText], terms: Sequence[str]) -> list[Hit]:
-    """The hits of `rule` in one item, sorted by (field, start), or [] if it does not fire.
+    """The hits of `rule` in one item, title first then by start, or [] if it does not fire.
 
     `views` holds the folded view of each scanned field (its `original` is the
     field's text); `terms` maps pattern ids to the terms as written.

@@ -153,8 +153,7 @@ class Matcher:
         return tuple(rule.id for rule in self._rules)
 
     def scan(self, item: Item) -> list[Hit]:
-        """Every hit of every rule that fires on `item`, sorted title first, then by position and rule
-        (but see `_lone_candidate`)."""
+        """Every hit of every rule that fires on `item`, sorted title first, then by position and rule."""
         if self._empty:
             return []
         fast_hits: list[Hit] = []
@@ -173,7 +172,6 @@ class Matcher:
             if entries:
                 fast_hits += self._fast_hits(entries, field, text)
         hits = fast_hits
-        candidates: set[int] = set()
         if found:
             candidates = {number for pattern in found for number in self._rules_of.get(pattern, ())}
             evaluated_hits = [
@@ -181,8 +179,6 @@ class Matcher:
             ]
             if evaluated_hits:
                 hits = sorted(fast_hits + evaluated_hits, key=_HIT_ORDER)
-        if hits and hits[0].field != hits[-1].field and _lone_candidate(fast_hits, len(candidates)):
-            hits.sort(key=_BY_FIELD_NAME)
         return hits
 
     def _fast_hits(self, entries: list[_Entry], field: Field, original: str) -> list[Hit]:
@@ -254,20 +250,3 @@ def _probe(
             entries.append((start, rank, -end, order, rule_id, term))
         if evaluated:
             found.setdefault(pattern_id, set()).add((field, start, end))
-
-
-def _BY_FIELD_NAME(hit: Hit) -> str:  # noqa: N802 - used as a sort key constant
-    return hit.field
-
-
-def _lone_candidate(fast_hits: list[Hit], evaluated_candidates: int) -> bool:
-    """Whether exactly one rule was a candidate (a fast rule with hits, or an evaluated
-    rule one of whose terms occurred). `scan` has always returned the hits of a
-    lone candidate in that rule's own order, by field name and then position:
-    text before title (tests/rules/test_language.py pins this down)."""
-    if not fast_hits:
-        return evaluated_candidates == 1
-    rule = fast_hits[0].rule
-    if evaluated_candidates or fast_hits[-1].rule != rule:  # usually settled here
-        return False
-    return all(hit.rule == rule for hit in fast_hits)

@@ -118,14 +118,14 @@ def test_fast_rules_give_the_hits_that_evaluate_gives(matcher_for: MatcherFor, s
         assert scan(fast, text, title) == scan(evaluated, text, title)
 
 
-def test_a_lone_candidate_rule_keeps_its_hits_text_first(matcher_for: MatcherFor, scan: Scan) -> None:
-    """`scan` has always listed one rule's hits by field name (text, then title) when
-    no other rule was a candidate, and title first otherwise; the fast path keeps that."""
+def test_hits_are_listed_title_first_however_many_rules_are_candidates(matcher_for: MatcherFor, scan: Scan) -> None:
+    """One order everywhere: title, then text, then by position (a lone candidate rule
+    used to list text first)."""
     one = matcher_for('[[rule]]\nid = "r"\nany = ["ILO"]\n')
     two = matcher_for('[[rule]]\nid = "r"\nany = ["ILO"]\n[[rule]]\nid = "s"\nany = ["OHCHR"]\n')
     item = ("The ILO met.", "ILO news")
-    assert [h.field for h in scan(one, *item)] == ["text", "title"]
-    assert [h.field for h in scan(two, *item)] == ["text", "title"]  # `s` never was a candidate
+    assert [h.field for h in scan(one, *item)] == ["title", "text"]
+    assert [h.field for h in scan(two, *item)] == ["title", "text"]  # `s` never was a candidate
     assert [h.field for h in scan(two, "The ILO met OHCHR.", "ILO news")] == ["title", "text", "text"]
 
 
