@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, func, insert, or_, select, update
 
 from monitor.items import Hit
+from monitor.states import AlertMode, AlertState
 from monitor.store.models import Alert, ChannelState, DeliveryAttempt, Feed, StoredHit, StoredItem
 
 alerts_t = Alert.__table__
@@ -29,7 +30,6 @@ items_t = StoredItem.__table__
 hits_t = StoredHit.__table__
 feeds_t = Feed.__table__
 
-STATES = ("pending", "sent", "dead", "digested")
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,8 +152,8 @@ class Outbox:
         due = (
             select(alerts_t.c.id, alerts_t.c.lease_owner)
             .where(
-                alerts_t.c.state == "pending",
-                or_(alerts_t.c.kind == "digest", alerts_t.c.mode == "immediate"),
+                alerts_t.c.state == AlertState.PENDING,
+                or_(alerts_t.c.kind == "digest", alerts_t.c.mode == AlertMode.IMMEDIATE),
                 alerts_t.c.next_attempt_at <= now,
                 or_(alerts_t.c.lease_until.is_(None), alerts_t.c.lease_until < now),
                 alerts_t.c.channel.in_(list(channels)),
@@ -202,14 +202,14 @@ class Outbox:
             self._attempt(conn, alert_id, at, True, status, None, duration_ms)
             conn.execute(
                 update(alerts_t)
-                .where(alerts_t.c.id == alert_id, alerts_t.c.state == "pending")
-                .values(state="sent", sent_at=at, lease_owner=None, lease_until=None, last_error=None)
+                .where(alerts_t.c.id == alert_id, alerts_t.c.state == AlertState.PENDING)
+                .values(state=AlertState.SENT, sent_at=at, lease_owner=None, lease_until=None, last_error=None)
             )
             # The members of a digest are delivered with it.
             conn.execute(
                 update(alerts_t)
-                .where(alerts_t.c.digest_id == alert_id, alerts_t.c.state == "digested")
-                .values(state="sent", sent_at=at)
+                .where(alerts_t.c.digest_id == alert_id, alerts_t.c.state == AlertState.DIGESTED)
+                .values(state=AlertState.SENT, sent_at=at)
             )
 
     def record_failure(
@@ -232,14 +232,14 @@ class Outbox:
             self._attempt(conn, alert_id, at, False, status, error, duration_ms)
             values: dict[str, Any] = {"lease_owner": None, "lease_until": None, "last_error": error}
             if retry_at is None:
-                values.update(state="dead", next_attempt_at=None)
+                values.update(state=AlertState.DEAD, next_attempt_at=None)
             else:
                 values["next_attempt_at"] = retry_at
             return bool(
                 conn.execute(
                     update(alerts_t)
                     .where(alerts_t.c.id == alert_id, alerts_t.c.lease_owner == owner,
-                           alerts_t.c.state == "pending")
+                           alerts_t.c.state == AlertState.PENDING)
                     .values(**values)
                 ).rowcount
             )
@@ -249,7 +249,7 @@ class Outbox:
         with self.engine.begin() as conn:
             return conn.execute(
                 update(alerts_t)
-                .where(alerts_t.c.lease_owner == owner, alerts_t.c.state == "pending")
+                .where(alerts_t.c.lease_owner == owner, alerts_t.c.state == AlertState.PENDING)
                 .values(lease_owner=None, lease_until=None, attempts=alerts_t.c.attempts - 1)
             ).rowcount
 
@@ -273,7 +273,7 @@ class Outbox:
         refused: list[tuple[int, str]] = []
         with self.engine.begin() as conn:
             if dead:
-                targets = list(conn.execute(select(alerts_t.c.id).where(alerts_t.c.state == "dead")).scalars())
+                targets = list(conn.execute(select(alerts_t.c.id).where(alerts_t.c.state == AlertState.DEAD)).scalars())
             else:
                 rows = {r.id: r for r in conn.execute(
                     select(alerts_t.c.id, alerts_t.c.state, alerts_t.c.mode, alerts_t.c.kind,
@@ -284,11 +284,11 @@ class Outbox:
                     row = rows.get(alert_id)
                     if row is None:
                         refused.append((alert_id, "no such alert"))
-                    elif row.state == "sent":
+                    elif row.state == AlertState.SENT:
                         refused.append((alert_id, "already delivered"))
-                    elif row.state == "digested":
+                    elif row.state == AlertState.DIGESTED:
                         refused.append((alert_id, f"part of digest {row.digest_id}: retry that one"))
-                    elif row.kind == "item" and row.mode == "digest":
+                    elif row.kind == "item" and row.mode == AlertMode.DIGEST:
                         refused.append((alert_id, "waits for its channel's digest"))
                     else:
                         targets.append(alert_id)
@@ -296,7 +296,7 @@ class Outbox:
                 conn.execute(
                     update(alerts_t)
                     .where(alerts_t.c.id.in_(targets))
-                    .values(state="pending", attempts=0, next_attempt_at=now, lease_owner=None,
+                    .values(state=AlertState.PENDING, attempts=0, next_attempt_at=now, lease_owner=None,
                             lease_until=None)
                 )
         return Retried(tuple(targets), tuple(refused))
@@ -347,16 +347,16 @@ class Outbox:
                 return None
             digest_id = conn.execute(
                 insert(alerts_t)
-                .values(kind="digest", item_id=None, channel=channel, mode="digest", rules=[],
-                        idempotency_key=key, state="pending", attempts=0, next_attempt_at=now,
+                .values(kind="digest", item_id=None, channel=channel, mode=AlertMode.DIGEST, rules=[],
+                        idempotency_key=key, state=AlertState.PENDING, attempts=0, next_attempt_at=now,
                         created_at=cutoff)
                 .returning(alerts_t.c.id)
             ).scalar_one()
             members = conn.execute(
                 update(alerts_t)
-                .where(alerts_t.c.channel == channel, alerts_t.c.kind == "item", alerts_t.c.mode == "digest",
-                       alerts_t.c.state == "pending", alerts_t.c.created_at <= cutoff)
-                .values(state="digested", digest_id=digest_id)
+                .where(alerts_t.c.channel == channel, alerts_t.c.kind == "item", alerts_t.c.mode == AlertMode.DIGEST,
+                       alerts_t.c.state == AlertState.PENDING, alerts_t.c.created_at <= cutoff)
+                .values(state=AlertState.DIGESTED, digest_id=digest_id)
                 .returning(alerts_t.c.rules, alerts_t.c.created_at)
             ).all()
             if not members:
@@ -374,8 +374,8 @@ class Outbox:
         with self.engine.connect() as conn:
             return conn.execute(
                 select(func.min(alerts_t.c.created_at)).where(
-                    alerts_t.c.channel == channel, alerts_t.c.kind == "item", alerts_t.c.mode == "digest",
-                    alerts_t.c.state == "pending",
+                    alerts_t.c.channel == channel, alerts_t.c.kind == "item", alerts_t.c.mode == AlertMode.DIGEST,
+                    alerts_t.c.state == AlertState.PENDING,
                 )
             ).scalar()
 
@@ -486,6 +486,6 @@ def _now() -> datetime:
 
 
 __all__ = [
-    "STATES", "AlertRow", "AttemptRow", "Claimed", "DisabledChannel", "ItemRow", "Outbox", "Retried",
+    "AlertRow", "AttemptRow", "Claimed", "DisabledChannel", "ItemRow", "Outbox", "Retried",
     "SourceRow", "digest_key",
 ]

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine, Select, and_, bindparam, case, func, literal, or_, select, type_coerce, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from monitor.states import FeedHealth
 from monitor.store.models import Feed, UtcDateTime
 
 feeds_t = Feed.__table__
@@ -67,15 +68,15 @@ class FeedState:
     listed_in: str | None
 
     @property
-    def health(self) -> str:
-        """ok, backing-off, stale, disabled or new: what an operator looks for first."""
+    def health(self) -> FeedHealth:
+        """What an operator looks for first (`FeedHealth`)."""
         if not self.enabled:
-            return "disabled"
+            return FeedHealth.DISABLED
         if self.consecutive_errors:
-            return "backing-off"
+            return FeedHealth.BACKING_OFF
         if self.stale:
-            return "stale"
-        return "ok" if self.last_success_at else "new"
+            return FeedHealth.STALE
+        return FeedHealth.OK if self.last_success_at else FeedHealth.NEW
 
 
 @dataclass(frozen=True, slots=True)

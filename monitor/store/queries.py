@@ -35,6 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 
 from monitor.errors import InputError
+from monitor.states import AlertState, FeedHealth
 from monitor.store.feeds import FeedState, FeedStore
 from monitor.store.models import Alert, DeliveryAttempt, Feed, StoredHit, StoredItem
 
@@ -45,10 +46,8 @@ alerts_t = Alert.__table__
 attempts_t = DeliveryAttempt.__table__
 
 NOT_RELEVANT = "not-relevant"
-PENDING = "pending"
-SUPPRESSED = "suppressed"
-HEALTH_STATES = ("ok", "backing-off", "stale", "disabled", "new")
-ALERT_STATES = ("pending", "digested", "sent", "dead", "suppressed")  # always reported, even at zero
+HEALTH_STATES = tuple(FeedHealth)
+ALERT_STATES = tuple(AlertState)  # always reported, even at zero
 
 
 class MatchNotFound(InputError, LookupError):
@@ -174,7 +173,7 @@ class MatchDetail:
 
 
 @dataclass(frozen=True, slots=True)
-class FeedHealth:
+class FeedActivity:
     """A feed's state plus how much it publishes, for the feeds page."""
 
     state: FeedState
@@ -399,7 +398,7 @@ class DashboardQueries:
 
     # feeds -------------------------------------------------------------------
 
-    def feeds(self, *, days: int = 7, now: datetime | None = None) -> list[FeedHealth]:
+    def feeds(self, *, days: int = 7, now: datetime | None = None) -> list[FeedActivity]:
         """Every polled feed with its health and its items per day over `days` days.
 
         A feed younger than the window is averaged over its own age (at least a
@@ -419,7 +418,7 @@ class DashboardQueries:
             start = max(since, created.get(state.id) or since)
             window_days = max((now - start).total_seconds() / 86400, 1.0)
             n = counts.get(state.id, 0)
-            result.append(FeedHealth(state, n, n / window_days))
+            result.append(FeedActivity(state, n, n / window_days))
         return result
 
     # metrics -----------------------------------------------------------------
@@ -428,11 +427,11 @@ class DashboardQueries:
         """Polled feeds per health state, the same rule as `FeedState.health`,
         computed in the database so every instance reports the same numbers."""
         health = case(
-            (feeds_t.c.enabled.is_(False), "disabled"),
-            (feeds_t.c.consecutive_errors > 0, "backing-off"),
-            (feeds_t.c.stale.is_(True), "stale"),
-            (feeds_t.c.last_success_at.is_not(None), "ok"),
-            else_="new",
+            (feeds_t.c.enabled.is_(False), FeedHealth.DISABLED.value),
+            (feeds_t.c.consecutive_errors > 0, FeedHealth.BACKING_OFF.value),
+            (feeds_t.c.stale.is_(True), FeedHealth.STALE.value),
+            (feeds_t.c.last_success_at.is_not(None), FeedHealth.OK.value),
+            else_=FeedHealth.NEW.value,
         )
         counts = dict.fromkeys(HEALTH_STATES, 0)
         with self.engine.connect() as conn:
@@ -454,7 +453,7 @@ class DashboardQueries:
         # What the dispatcher would claim now, leases aside: digest members
         # waiting for their digest are pending too, but not due.
         due = and_(
-            alerts_t.c.state == PENDING,
+            alerts_t.c.state == AlertState.PENDING,
             or_(alerts_t.c.kind == "digest", alerts_t.c.mode == "immediate"),
             alerts_t.c.next_attempt_at <= now,
         )
@@ -486,8 +485,8 @@ class DashboardQueries:
             ).rowcount
             suppressed = conn.execute(
                 update(Alert)
-                .where(alerts_t.c.item_id == root, alerts_t.c.state == PENDING)
-                .values(state=SUPPRESSED)
+                .where(alerts_t.c.item_id == root, alerts_t.c.state == AlertState.PENDING)
+                .values(state=AlertState.SUPPRESSED)
             ).rowcount
         return MarkResult(root, int(labelled), int(suppressed))
 

@@ -17,16 +17,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from monitor.store.queries import DashboardQueries, FeedHealth, MatchNotFound
+from monitor.states import FeedHealth
+from monitor.store.queries import DashboardQueries, FeedActivity, MatchNotFound
 from monitor.web import chart, filters
 from monitor.web.marking import TokenGuard
 
 PER_PAGE = 50
 CHART_DAYS = 30
-HEALTH_ORDER = ("backing-off", "stale", "disabled", "new", "ok")  # problems first
-HEALTH_LABELS = {
-    "ok": "ok", "backing-off": "failing", "stale": "stale", "disabled": "disabled", "new": "new",
-}
+HEALTH_ORDER = (FeedHealth.BACKING_OFF, FeedHealth.STALE, FeedHealth.DISABLED, FeedHealth.NEW,
+                FeedHealth.OK)  # problems first
+HEALTH_LABELS = {health: "failing" if health == FeedHealth.BACKING_OFF else health.value for health in FeedHealth}
 
 
 class Pages:
@@ -82,7 +82,7 @@ class Pages:
     # feeds -------------------------------------------------------------------
 
     async def feeds(self, request: Request) -> Response:
-        feeds: list[FeedHealth] = await run_in_threadpool(self.queries.feeds)
+        feeds: list[FeedActivity] = await run_in_threadpool(self.queries.feeds)
         feeds.sort(key=lambda f: (HEALTH_ORDER.index(f.state.health), (f.state.title or f.state.url).casefold()))
         summary = Counter(f.state.health for f in feeds)
         return self.render(
