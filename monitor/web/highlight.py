@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-from monitor.store.queries import HitSpan
+from monitor.items import Hit
 
 ELLIPSIS = "…"
 _WHITESPACE = re.compile(r"\s+")
@@ -32,7 +32,7 @@ class Marked:
     labels: tuple[str, ...]  # "rule: term as written", one per distinct hit
 
 
-def merge(hits: Iterable[HitSpan], length: int) -> list[Marked]:
+def merge(hits: Iterable[Hit], length: int) -> list[Marked]:
     """Overlapping hits as disjoint stretches, in text order. Hits outside the
     text (a stale offset) are clipped or dropped, never trusted."""
     spans = sorted(
@@ -66,7 +66,7 @@ def _mark(text: str, marked: Marked, plain: bool) -> Markup:
     )
 
 
-def highlight(text: str, hits: Sequence[HitSpan], *, collapse: bool = False, plain: bool = False) -> Markup:
+def highlight(text: str, hits: Sequence[Hit], *, collapse: bool = False, plain: bool = False) -> Markup:
     """All of `text`, escaped, with every hit marked. `collapse` turns
     whitespace runs into single spaces (for one-line snippets); `plain` marks
     with a bare <strong> (for the Atom feed)."""
@@ -101,7 +101,7 @@ def window(text: str, start: int, end: int, width: int) -> tuple[int, int]:
     return left, right
 
 
-def snippet(text: str, hits: Sequence[HitSpan], *, width: int = 80, plain: bool = False) -> Markup:
+def snippet(text: str, hits: Sequence[Hit], *, width: int = 80, plain: bool = False) -> Markup:
     """One line around the first hit, with every hit inside it marked (a hit
     cut by the window is marked as far as it shows) and an ellipsis where the
     text was cut. Without hits: the opening of the text."""
@@ -113,7 +113,7 @@ def snippet(text: str, hits: Sequence[HitSpan], *, width: int = 80, plain: bool 
     piece = text[left:right]
     lead = len(piece) - len(piece.lstrip())
     shift = left + lead
-    shifted = [HitSpan(h.rule, h.term, h.field, h.start - shift, h.end - shift, h.matched) for h in hits]
+    shifted = [Hit(h.rule, h.term, h.field, h.start - shift, h.end - shift, h.matched) for h in hits]
     body = highlight(piece.strip(), shifted, collapse=True, plain=plain)
     before = Markup(ELLIPSIS) if left > 0 else Markup("")
     after = Markup(ELLIPSIS) if right < len(text) else Markup("")

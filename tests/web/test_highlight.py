@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from markupsafe import Markup
 
-from monitor.store.queries import HitSpan
+from monitor.items import Hit
 from monitor.web.highlight import highlight, merge, snippet, window
 
 
-def hit(start: int, end: int, rule: str = "ohchr", term: str = "t") -> HitSpan:
-    return HitSpan(rule, term, "text", start, end, "")
+def hit(start: int, end: int, rule: str = "ohchr", term: str = "t") -> Hit:
+    return Hit(rule, term, "text", start, end, "")
 
 
 def test_every_piece_of_feed_text_is_escaped_and_only_marks_are_markup() -> None:
