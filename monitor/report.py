@@ -14,7 +14,7 @@ from typing import Any
 
 from monitor.items import Hit, Item
 from monitor.pipeline import Result
-from monitor.rules import snippet
+from monitor.present.snippets import plain_snippet
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 
@@ -36,7 +36,7 @@ def hit_dict(item: Item, hit: Hit) -> dict[str, Any]:
         "start": hit.start,
         "end": hit.end,
         "matched": hit.matched,
-        "snippet": snippet(text, hit.start, hit.end),
+        "snippet": plain_snippet(text, hit.start, hit.end),
     }
 
 
@@ -89,7 +89,7 @@ def rules_summary(item: Item, hits: Sequence[Hit], *, indent: int = 0) -> list[s
         first = mine[0]
         text = item.title if first.field == "title" else item.text
         lines.append(f"{pad}{rule:<8} {words}")
-        lines.append(f"{pad}{'':<8} {printable(snippet(text, first.start, first.end))}")
+        lines.append(f"{pad}{'':<8} {printable(plain_snippet(text, first.start, first.end))}")
     return lines
 
 
@@ -104,5 +104,5 @@ def hits_text(item: Item, hits: Sequence[Hit], *, indent: int = 0) -> list[str]:
             f"{pad}{hit.rule:<8} {printable(hit.matched)!r:<40} {hit.field}[{hit.start}:{hit.end}]"
             f"  term={printable(hit.term)!r}"
         )
-        lines.append(f"{pad}{'':<8} {printable(snippet(text, hit.start, hit.end))}")
+        lines.append(f"{pad}{'':<8} {printable(plain_snippet(text, hit.start, hit.end))}")
     return lines

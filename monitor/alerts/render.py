@@ -19,9 +19,9 @@ from email.utils import format_datetime, parseaddr
 from typing import Any
 
 from monitor.alerts.content import Content, Digest, MatchAlert
-from monitor.alerts.highlight import marked_snippet, to_html, to_text
 from monitor.alerts.settings import EmailChannel
 from monitor.items import Hit
+from monitor.present.snippets import Snippet, as_html, as_text, email_mark, snippet
 from monitor.store.matches import Match, Source
 
 PAYLOAD_VERSION = 1
@@ -54,9 +54,9 @@ def when(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value else "unknown"
 
 
-def snippet_of(story: Match, hit: Hit) -> str:
-    """The marked snippet of one hit (other hits of the alert in view marked too)."""
-    return marked_snippet(story.field_text(hit), hit, story.hits)
+def snippet_of(story: Match, hit: Hit) -> Snippet:
+    """The snippet of one hit (other hits of the alert in view marked too)."""
+    return snippet(story.field_text(hit), story.hits_in(hit.field), anchor=hit)
 
 
 def _source_line(source: Source) -> str:
@@ -112,7 +112,7 @@ def _match_fields(alert: MatchAlert) -> dict[str, Any]:
         "hits": [
             {
                 "rule": h.rule, "term": h.term, "field": h.field, "start": h.start, "end": h.end,
-                "matched": h.matched, "snippet": to_text(snippet_of(story, h)),
+                "matched": h.matched, "snippet": as_text(snippet_of(story, h)),
             }
             for h in story.hits[:MAX_PAYLOAD_HITS]
         ],
@@ -179,7 +179,7 @@ def match_text(alert: MatchAlert) -> str:
         lines += ["", f"{rule}: {one_line(alert.descriptions.get(rule, ''))}".rstrip(": ")]
         for hit in hits[:MAX_EMAIL_HITS_PER_RULE]:
             lines.append(f"  - \"{one_line(hit.matched)}\" ({hit.field})")
-            lines.append(f"    {one_line(to_text(snippet_of(story, hit)))}")
+            lines.append(f"    {one_line(as_text(snippet_of(story, hit)))}")
         if len(hits) > MAX_EMAIL_HITS_PER_RULE:
             lines.append(f"  … and {len(hits) - MAX_EMAIL_HITS_PER_RULE} more")
     if story.extra_sources:
@@ -225,7 +225,7 @@ def _match_block(alert: MatchAlert, *, heading: str = "h2", rules: Sequence[str]
         parts.append(f"<p style=\"margin:8px 0 2px\"><b>{_e(rule)}</b>"
                      + (f" <span style=\"color:#777\">{_e(one_line(desc))}</span>" if desc else "") + "</p><ul>")
         for hit in hits[:MAX_EMAIL_HITS_PER_RULE]:
-            parts.append(f"<li>{to_html(snippet_of(story, hit))}"
+            parts.append(f"<li>{as_html(snippet_of(story, hit), email_mark)}"
                          f" <span style=\"color:#999\">({_e(hit.field)})</span></li>")
         if len(hits) > MAX_EMAIL_HITS_PER_RULE:
             parts.append(f"<li>… and {len(hits) - MAX_EMAIL_HITS_PER_RULE} more</li>")
@@ -262,7 +262,7 @@ def digest_text(digest: Digest) -> str:
                          + (f", {one_line(story.url)}" if story.url else ""))
             first = next((h for h in story.hits if h.rule == rule), None)
             if first is not None:
-                lines.append(f"  {one_line(to_text(snippet_of(story, first)))}")
+                lines.append(f"  {one_line(as_text(snippet_of(story, first)))}")
             others = [r for r in alert.rules if r != rule]
             if others:
                 lines.append(f"  (also: {', '.join(others)})")

@@ -2,7 +2,7 @@
 
 Autoescape is on for every template (HTML and the Atom XML alike), so feed
 text can only reach a page as text; the only trusted markup is what
-`monitor.web.highlight` builds, which escapes each piece of feed text itself.
+`monitor.present.snippets` builds, which escapes each piece of feed text itself.
 `StrictUndefined` turns a typo in a template into an error in the tests
 instead of a silently empty cell on a page.
 """
@@ -10,16 +10,20 @@ instead of a silently empty cell on a page.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import jinja2
+from markupsafe import Markup
 from starlette.templating import Jinja2Templates
 
-from monitor.web.highlight import highlight, snippet
+from monitor.items import Hit
+from monitor.present.snippets import as_html, dashboard_mark, feed_mark, snippet, whole
 
 TEMPLATES = Path(__file__).parent / "templates"
+SNIPPET_WIDTH = 80  # a list line on the dashboard is wider than an email's
 
 # Characters XML 1.0 forbids outright; feed text does carry them (form feeds,
 # vertical tabs, stray NULs), and one of them makes a whole Atom document invalid.
@@ -74,6 +78,16 @@ def safe_href(value: str | None) -> str | None:
     return value.strip() if scheme in ("http", "https") else None
 
 
+def highlight(text: str, hits: Sequence[Hit]) -> Markup:
+    """All of `text` with every hit marked (a title, a match's full text)."""
+    return as_html(whole(text, hits), dashboard_mark)
+
+
+def snippet_html(text: str, hits: Sequence[Hit], *, plain: bool = False) -> Markup:
+    """One line around the first hit; `plain` for the Atom feed's readers."""
+    return as_html(snippet(text, hits, width=SNIPPET_WIDTH), feed_mark if plain else dashboard_mark)
+
+
 def make_templates() -> Jinja2Templates:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
@@ -83,5 +97,5 @@ def make_templates() -> Jinja2Templates:
         lstrip_blocks=True,
     )
     env.filters.update(when=when, iso=iso, ago=ago, xmlsafe=xmlsafe, safe_href=safe_href)
-    env.globals.update(highlight=highlight, snippet=snippet)
+    env.globals.update(highlight=highlight, snippet=snippet_html)
     return Jinja2Templates(env=env)
