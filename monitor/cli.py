@@ -21,6 +21,7 @@ from monitor import logs, replay
 from monitor.app import App
 from monitor.config import ConfigError, load_config
 from monitor.ingest import FixtureError, load_fixture, read_fixture
+from monitor.present.dates import duration, iso, when
 from monitor.report import hit_dict, hits_text, json_line, printable, result_dict, result_text
 from monitor.rules import RuleError, load_rules
 
@@ -341,11 +342,11 @@ def feeds(click_ctx: click.Context, as_json: bool) -> None:
         click.echo(
             f"{f.health:<12} {printable(f.title or f.url)[:60]}\n"
             f"{'':<12} {printable(f.url)}\n"
-            f"{'':<12} last success {_when(f.last_success_at)}, next poll {_when(f.next_poll_at)}, "
-            f"items seen {f.items_seen}, interval {_secs(f.interval_s)}, publishes every {_secs(f.publish_gap_s)}"
+            f"{'':<12} last success {when(f.last_success_at, 'never')}, next poll {when(f.next_poll_at, 'never')}, "
+            f"items seen {f.items_seen}, interval {duration(f.interval_s)}, publishes every {duration(f.publish_gap_s)}"
         )
         if f.last_error:
-            click.echo(f"{'':<12} last error {_when(f.last_error_at)} ({f.consecutive_errors} in a row): "
+            click.echo(f"{'':<12} last error {when(f.last_error_at, 'never')} ({f.consecutive_errors} in a row): "
                        f"{printable(f.last_error)[:200]}")
         if f.disabled_reason:
             click.echo(f"{'':<12} disabled: {printable(f.disabled_reason)}")
@@ -369,9 +370,6 @@ def feeds_export(ctx: Context, include_disabled: bool) -> None:
 
 
 def feed_dict(f: Any) -> dict[str, Any]:
-    def iso(value: Any) -> str | None:
-        return value.isoformat() if value else None
-
     return {
         "id": f.id, "url": f.url, "title": f.title, "health": f.health, "enabled": f.enabled,
         "disabled_reason": f.disabled_reason, "last_success_at": iso(f.last_success_at),
@@ -380,19 +378,6 @@ def feed_dict(f: Any) -> dict[str, Any]:
         "items_seen": f.items_seen, "interval_s": f.interval_s, "publish_gap_s": f.publish_gap_s,
         "stale": f.stale, "lease_owner": f.lease_owner, "listed_in": f.listed_in,
     }
-
-
-def _when(value: Any) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%SZ") if value else "never"
-
-
-def _secs(value: float | None) -> str:
-    if value is None:
-        return "?"
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if value >= size:
-            return f"{value / size:.1f}{unit}"
-    return f"{value:.0f}s"
 
 
 # alerts --------------------------------------------------------------------------
@@ -444,7 +429,7 @@ def alerts_list(
             click.echo(json_line(commands.alert_dict(row, logs_.get(row.id))))
         return
     for name, d in sorted(disabled.items()):
-        click.echo(f"channel {name} DISABLED since {_when(d.disabled_at)}: {printable(d.reason)}"
+        click.echo(f"channel {name} DISABLED since {when(d.disabled_at)}: {printable(d.reason)}"
                    f" (re-enable: monitor alerts enable {name})")
     if not rows:
         click.echo("no alerts" + (f" in state {state}" if state else ""))
@@ -452,18 +437,18 @@ def alerts_list(
     for r in rows:
         what = printable(r.title)[:70] if r.kind == "item" else "digest"
         click.echo(f"{r.id:>6} {r.state:<9} {r.channel:<14} {','.join(r.rules):<18} {what}")
-        detail = f"{'':>6} {r.mode}, {r.attempts} attempt(s), created {_when(r.created_at)}"
+        detail = f"{'':>6} {r.mode}, {r.attempts} attempt(s), created {when(r.created_at)}"
         if r.state == "pending":
-            detail += f", next {_when(r.next_attempt_at) if r.next_attempt_at else 'at its digest'}"
+            detail += f", next {when(r.next_attempt_at, 'at its digest')}"
         if r.sent_at:
-            detail += f", sent {_when(r.sent_at)}"
+            detail += f", sent {when(r.sent_at)}"
         if r.digest_id:
             detail += f", in digest {r.digest_id}"
         click.echo(detail)
         if r.last_error and r.state != "sent":
             click.echo(f"{'':>6} last error: {printable(r.last_error)[:200]}")
         for a in logs_.get(r.id, []):
-            click.echo(f"{'':>8} {_when(a.at)} {'ok  ' if a.ok else 'FAIL'} {printable(a.status or '')[:60]}"
+            click.echo(f"{'':>8} {when(a.at)} {'ok  ' if a.ok else 'FAIL'} {printable(a.status or '')[:60]}"
                        f" {printable(a.error or '')[:120]}".rstrip())
 
 
@@ -570,7 +555,7 @@ def alerts_channels(ctx: Context, as_json: bool) -> None:
         if as_json:
             click.echo(json.dumps({
                 "name": c.name, "type": c.type, "target": c.target, "routes": c.routes, "digest": c.digest,
-                "disabled": c.disabled, "disabled_at": c.disabled_at.isoformat() if c.disabled_at else None,
+                "disabled": c.disabled, "disabled_at": iso(c.disabled_at),
                 "pending": c.pending, "dead": c.dead,
             }))
             continue

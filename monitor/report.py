@@ -14,6 +14,7 @@ from typing import Any
 
 from monitor.items import Hit, Item
 from monitor.pipeline import Result
+from monitor.present.dates import iso
 from monitor.present.snippets import plain_snippet
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
@@ -50,7 +51,7 @@ def result_dict(result: Result) -> dict[str, Any]:
         "title": item.title,
         "origin": item.origin,
         "place": item.place,
-        "published": item.published.isoformat() if item.published else None,
+        "published": iso(item.published),
         "status": outcome.status,
         "seen_because": outcome.reason,
         "item_id": outcome.item_id,

@@ -11,7 +11,7 @@ import secrets
 import socket
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from monitor.alerts.channels import build_senders
@@ -20,6 +20,7 @@ from monitor.alerts.delivery import Delivery
 from monitor.alerts.digest import collect, schedules
 from monitor.alerts.dispatcher import Dispatcher, PassReport
 from monitor.app import App
+from monitor.present.dates import iso
 from monitor.store.alerts import AlertRow, AttemptRow, Outbox, Retried
 
 
@@ -114,21 +115,17 @@ def channels(app: App) -> list[ChannelInfo]:
     return infos
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat() if value else None
-
-
 def alert_dict(row: AlertRow, attempts: list[AttemptRow] | None = None) -> dict[str, Any]:
     data: dict[str, Any] = {
         "id": row.id, "kind": row.kind, "channel": row.channel, "mode": row.mode, "state": row.state,
         "rules": list(row.rules), "idempotency_key": row.idempotency_key, "attempts": row.attempts,
-        "created_at": _iso(row.created_at), "next_attempt_at": _iso(row.next_attempt_at),
-        "sent_at": _iso(row.sent_at), "last_error": row.last_error, "leased_by": row.lease_owner,
+        "created_at": iso(row.created_at), "next_attempt_at": iso(row.next_attempt_at),
+        "sent_at": iso(row.sent_at), "last_error": row.last_error, "leased_by": row.lease_owner,
         "item_id": row.item_id, "digest_id": row.digest_id, "title": row.title,
     }
     if attempts is not None:
         data["attempt_log"] = [
-            {"at": _iso(a.at), "ok": a.ok, "status": a.status, "error": a.error, "duration_ms": a.duration_ms}
+            {"at": iso(a.at), "ok": a.ok, "status": a.status, "error": a.error, "duration_ms": a.duration_ms}
             for a in attempts
         ]
     return data

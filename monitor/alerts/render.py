@@ -21,6 +21,7 @@ from typing import Any
 from monitor.alerts.content import Content, Digest, MatchAlert
 from monitor.alerts.settings import EmailChannel
 from monitor.items import Hit
+from monitor.present.dates import iso, when
 from monitor.present.snippets import Snippet, as_html, as_text, email_mark, snippet
 from monitor.store.matches import Match, Source
 
@@ -44,14 +45,6 @@ def one_line(text: str | None, limit: int | None = None) -> str:
     if limit is not None and len(cleaned) > limit:
         cleaned = cleaned[: limit - 1].rstrip() + "…"
     return cleaned
-
-
-def iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
-
-
-def when(value: datetime | None) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value else "unknown"
 
 
 def snippet_of(story: Match, hit: Hit) -> Snippet:

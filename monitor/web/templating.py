@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -20,6 +20,7 @@ from markupsafe import Markup
 from starlette.templating import Jinja2Templates
 
 from monitor.items import Hit
+from monitor.present.dates import ago, iso, when
 from monitor.present.snippets import as_html, dashboard_mark, feed_mark, snippet, whole
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -30,34 +31,9 @@ SNIPPET_WIDTH = 80  # a list line on the dashboard is wider than an email's
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
-def when(value: datetime | None) -> str:
-    """A time as analysts read it: UTC, to the minute."""
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value else "—"
-
-
-def iso(value: datetime | None) -> str:
-    """RFC 3339 in UTC, for <time datetime> and Atom."""
-    if value is None:
-        return ""
-    return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def ago(value: datetime | None, now: datetime | None = None) -> str:
-    """'5 min ago' or 'in 3 h': how far a time is from now, roughly."""
-    if value is None:
-        return "never"
-    now = now or datetime.now(UTC)
-    seconds = (value - now).total_seconds()
-    size = abs(seconds)
-    if size < 60:
-        amount = f"{size:.0f} s"
-    elif size < 3600:
-        amount = f"{size / 60:.0f} min"
-    elif size < 2 * 86400:
-        amount = f"{size / 3600:.0f} h"
-    else:
-        amount = f"{size / 86400:.0f} d"
-    return f"in {amount}" if seconds > 0 else f"{amount} ago"
+def iso_attribute(value: datetime | None) -> str:
+    """RFC 3339 for <time datetime> and Atom; empty when there is no time."""
+    return iso(value, whole_seconds=True) or ""
 
 
 def xmlsafe(value: object) -> str:
@@ -96,6 +72,6 @@ def make_templates() -> Jinja2Templates:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(when=when, iso=iso, ago=ago, xmlsafe=xmlsafe, safe_href=safe_href)
+    env.filters.update(when=when, iso=iso_attribute, ago=ago, xmlsafe=xmlsafe, safe_href=safe_href)
     env.globals.update(highlight=highlight, snippet=snippet_html)
     return Jinja2Templates(env=env)
