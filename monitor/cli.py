@@ -22,7 +22,8 @@ from monitor.app import App
 from monitor.config import ConfigError, load_config
 from monitor.ingest import FixtureError, load_fixture, read_fixture
 from monitor.present.dates import duration, iso, when
-from monitor.report import hit_dict, hits_text, json_line, printable, result_dict, result_text
+from monitor.present.sanitize import printable
+from monitor.report import hit_dict, hits_text, json_line, result_dict, result_text
 from monitor.rules import RuleError, load_rules
 
 EXIT_FAILURE = 1

@@ -1,13 +1,13 @@
 """How results look to a person (text) and to a script (one JSON object per line).
 
-All feed-derived text passes through `printable` first: a title may carry
-terminal escape sequences or line breaks meant to forge output.
+All feed-derived text passes through `printable` (`monitor.present.sanitize`)
+first: a title may carry terminal escape sequences or line breaks meant to
+forge output.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -15,17 +15,8 @@ from typing import Any
 from monitor.items import Hit, Item
 from monitor.pipeline import Result
 from monitor.present.dates import iso
+from monitor.present.sanitize import printable
 from monitor.present.snippets import plain_snippet
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
-
-
-def printable(text: str | None) -> str:
-    """Text safe for one terminal line: controls escaped, line breaks as spaces."""
-    if not text:
-        return ""
-    text = text.replace("\n", " ").replace("\r", " ").replace("\t", " ")
-    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def hit_dict(item: Item, hit: Hit) -> dict[str, Any]:

@@ -1,17 +1,16 @@
 """Alerts as people and programs read them: the webhook JSON payload (version 1)
 and the email (multipart text + HTML).
 
-Everything from a feed is untrusted. In HTML it is escaped; before a header it
-is reduced to one line of printable text (a CR/LF in a title must neither add
-a header nor make the message unbuildable); headers are only ever set through
-the stdlib `email` package, never pasted together.
+Everything from a feed is untrusted (`monitor.present.sanitize`). In HTML it is
+escaped; before a header it is reduced to one line of printable text (a CR/LF
+in a title must neither add a header nor make the message unbuildable);
+headers are only ever set through the stdlib `email` package, never pasted
+together.
 """
 
 from __future__ import annotations
 
-import html
 import re
-import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -22,6 +21,7 @@ from monitor.alerts.content import Content, Digest, MatchAlert
 from monitor.alerts.settings import EmailChannel
 from monitor.items import Hit
 from monitor.present.dates import iso, when
+from monitor.present.sanitize import html_text, one_line, safe_href
 from monitor.present.snippets import Snippet, as_html, as_text, email_mark, snippet
 from monitor.store.matches import Match, Source
 
@@ -29,22 +29,9 @@ PAYLOAD_VERSION = 1
 MAX_PAYLOAD_HITS = 100  # the spec suggests small payloads; hits_total says how many there were
 MAX_EMAIL_HITS_PER_RULE = 5
 SUBJECT_TITLE_CHARS = 120
-_WS = re.compile(r"\s+")
 
 
 # -- plain helpers ------------------------------------------------------------
-
-
-def one_line(text: str | None, limit: int | None = None) -> str:
-    """Printable, single-line text for a header: controls (CR, LF, NUL, bidi
-    overrides, line/paragraph separators…) become spaces, runs collapse."""
-    if not text:
-        return ""
-    cleaned = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in text)
-    cleaned = _WS.sub(" ", cleaned).strip()
-    if limit is not None and len(cleaned) > limit:
-        cleaned = cleaned[: limit - 1].rstrip() + "…"
-    return cleaned
 
 
 def snippet_of(story: Match, hit: Hit) -> Snippet:
@@ -185,14 +172,9 @@ def match_text(alert: MatchAlert) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _e(text: str | None) -> str:
-    return html.escape(text or "", quote=True)
-
-
 def _link(url: str | None, label: str) -> str:
-    if url and url.lower().startswith(("http://", "https://")):
-        return f'<a href="{_e(url)}">{_e(label)}</a>'
-    return _e(label)
+    href = safe_href(url)
+    return f'<a href="{html_text(href)}">{html_text(label)}</a>' if href else html_text(label)
 
 
 _STYLE = "font-family:sans-serif;font-size:14px;line-height:1.4;color:#222"
@@ -201,33 +183,33 @@ _MARK = "<style>mark{background:#ffe066;padding:0 2px}</style>"
 
 def _match_block(alert: MatchAlert, *, heading: str = "h2", rules: Sequence[str] | None = None) -> list[str]:
     story = alert.match
-    date = (f"{_e(when(story.published_at))}" if story.published_at
-            else f"{_e(when(story.ingested_at))} (stored)")
+    date = (f"{html_text(when(story.published_at))}" if story.published_at
+            else f"{html_text(when(story.ingested_at))} (stored)")
     parts = [
         f"<{heading} style=\"margin:0 0 6px\">{_link(story.url, one_line(story.title))}</{heading}>",
-        f"<p style=\"margin:0 0 8px;color:#555\">{_e(_source_line(story.source))}{_e(_place(story))}"
+        f"<p style=\"margin:0 0 8px;color:#555\">{html_text(_source_line(story.source))}{html_text(_place(story))}"
         f" &middot; {date}",
     ]
     if story.url:
         parts[-1] += f" &middot; {_link(story.url, 'link')}"
-    parts[-1] += f" &middot; rules: <b>{_e(', '.join(alert.rules))}</b></p>"
+    parts[-1] += f" &middot; rules: <b>{html_text(', '.join(alert.rules))}</b></p>"
     for rule, hits in _by_rule(alert):
         if rules is not None and rule not in rules:
             continue
         desc = alert.descriptions.get(rule)
-        parts.append(f"<p style=\"margin:8px 0 2px\"><b>{_e(rule)}</b>"
-                     + (f" <span style=\"color:#777\">{_e(one_line(desc))}</span>" if desc else "") + "</p><ul>")
+        parts.append(f"<p style=\"margin:8px 0 2px\"><b>{html_text(rule)}</b>"
+                     + (f" <span style=\"color:#777\">{html_text(one_line(desc))}</span>" if desc else "") + "</p><ul>")
         for hit in hits[:MAX_EMAIL_HITS_PER_RULE]:
             parts.append(f"<li>{as_html(snippet_of(story, hit), email_mark)}"
-                         f" <span style=\"color:#999\">({_e(hit.field)})</span></li>")
+                         f" <span style=\"color:#999\">({html_text(hit.field)})</span></li>")
         if len(hits) > MAX_EMAIL_HITS_PER_RULE:
             parts.append(f"<li>… and {len(hits) - MAX_EMAIL_HITS_PER_RULE} more</li>")
         parts.append("</ul>")
     if story.extra_sources:
         parts.append("<p style=\"margin:8px 0 2px\">Also published by:</p><ul>")
         for s in story.extra_sources:
-            parts.append(f"<li>{_e(_source_line(s))}: {_link(s.url, one_line(s.title, 160))}"
-                         f" ({_e(when(s.published_at or s.ingested_at))})</li>")
+            parts.append(f"<li>{html_text(_source_line(s))}: {_link(s.url, one_line(s.title, 160))}"
+                         f" ({html_text(when(s.published_at or s.ingested_at))})</li>")
         parts.append("</ul>")
     return parts
 
@@ -235,8 +217,8 @@ def _match_block(alert: MatchAlert, *, heading: str = "h2", rules: Sequence[str]
 def match_html(alert: MatchAlert) -> str:
     parts = [f"<!DOCTYPE html><html><head><meta charset=\"utf-8\">{_MARK}</head>",
              f"<body style=\"{_STYLE}\">", *_match_block(alert),
-             f"<p style=\"color:#999;font-size:12px\">press-monitor alert {_e(alert.key)}"
-             f" (channel {_e(alert.channel)})</p></body></html>"]
+             f"<p style=\"color:#999;font-size:12px\">press-monitor alert {html_text(alert.key)}"
+             f" (channel {html_text(alert.channel)})</p></body></html>"]
     return "\n".join(parts)
 
 
@@ -268,14 +250,14 @@ def digest_html(digest: Digest) -> str:
     parts = [f"<!DOCTYPE html><html><head><meta charset=\"utf-8\">{_MARK}</head>",
              f"<body style=\"{_STYLE}\">",
              f"<h1 style=\"font-size:18px\">{n} match{'es' if n != 1 else ''} from "
-             f"{_e(when(digest.period_start))} to {_e(when(digest.period_end))}</h1>"]
+             f"{html_text(when(digest.period_start))} to {html_text(when(digest.period_end))}</h1>"]
     for rule, matches in digest.by_rule().items():
         desc = digest.descriptions.get(rule)
-        parts.append(f"<h2 style=\"font-size:16px;border-bottom:1px solid #ddd\">{_e(rule)} ({len(matches)})"
-                     + (f" <span style=\"color:#777;font-weight:normal\">{_e(one_line(desc))}</span>" if desc else "")
-                     + "</h2>")
+        described = f" <span style=\"color:#777;font-weight:normal\">{html_text(one_line(desc))}</span>" if desc else ""
+        parts.append(f"<h2 style=\"font-size:16px;border-bottom:1px solid #ddd\">{html_text(rule)} ({len(matches)})"
+                     f"{described}</h2>")
         for m in matches:
             parts += _match_block(m, heading="h3", rules=[rule])
-    parts.append(f"<p style=\"color:#999;font-size:12px\">press-monitor digest {_e(digest.key)}"
-                 f" (channel {_e(digest.channel)})</p></body></html>")
+    parts.append(f"<p style=\"color:#999;font-size:12px\">press-monitor digest {html_text(digest.key)}"
+                 f" (channel {html_text(digest.channel)})</p></body></html>")
     return "\n".join(parts)

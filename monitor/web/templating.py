@@ -9,11 +9,9 @@ instead of a silently empty cell on a page.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import jinja2
 from markupsafe import Markup
@@ -21,37 +19,16 @@ from starlette.templating import Jinja2Templates
 
 from monitor.items import Hit
 from monitor.present.dates import ago, iso, when
+from monitor.present.sanitize import safe_href, xml_text
 from monitor.present.snippets import as_html, dashboard_mark, feed_mark, snippet, whole
 
 TEMPLATES = Path(__file__).parent / "templates"
 SNIPPET_WIDTH = 80  # a list line on the dashboard is wider than an email's
 
-# Characters XML 1.0 forbids outright; feed text does carry them (form feeds,
-# vertical tabs, stray NULs), and one of them makes a whole Atom document invalid.
-_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
-
 
 def iso_attribute(value: datetime | None) -> str:
     """RFC 3339 for <time datetime> and Atom; empty when there is no time."""
     return iso(value, whole_seconds=True) or ""
-
-
-def xmlsafe(value: object) -> str:
-    """Plain text without the characters XML cannot carry (escaping is still
-    done by autoescape afterwards: this returns a plain `str`)."""
-    return _XML_ILLEGAL.sub("", str(value))
-
-
-def safe_href(value: str | None) -> str | None:
-    """A feed-supplied URL fit for an href: http(s) only. Escaping alone would
-    leave `javascript:` links clickable."""
-    if not value:
-        return None
-    try:
-        scheme = urlsplit(value.strip()).scheme.lower()
-    except ValueError:  # e.g. an unclosed IPv6 bracket
-        return None
-    return value.strip() if scheme in ("http", "https") else None
 
 
 def highlight(text: str, hits: Sequence[Hit]) -> Markup:
@@ -72,6 +49,6 @@ def make_templates() -> Jinja2Templates:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(when=when, iso=iso_attribute, ago=ago, xmlsafe=xmlsafe, safe_href=safe_href)
+    env.filters.update(when=when, iso=iso_attribute, ago=ago, xmlsafe=xml_text, safe_href=safe_href)
     env.globals.update(highlight=highlight, snippet=snippet_html)
     return Jinja2Templates(env=env)
