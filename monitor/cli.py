@@ -150,7 +150,8 @@ def replay_cmd(ctx: Context, paths: tuple[str, ...], as_json: bool, dry_run: boo
 def classify(ctx: Context, path: str, as_json: bool) -> None:
     """Show which rules one text matches, where, and why. PATH is a fixture file or -."""
     from monitor import app as use
-    from monitor.report import hit_dict, hits_text, json_line, printable
+    from monitor.present.sanitize import printable
+    from monitor.report import hit_dict, hits_text, json_line
 
     for item, hits in use.classify(ctx.app, None if path == "-" else Path(path)):
         if as_json:
@@ -281,7 +282,9 @@ def feeds(click_ctx: click.Context, as_json: bool) -> None:
     if click_ctx.invoked_subcommand is not None:
         return
     from monitor import app as use
-    from monitor.report import feed_dict, printable
+    from monitor.present.dates import duration, when
+    from monitor.present.sanitize import printable
+    from monitor.report import feed_dict
 
     states = use.feed_states(click_ctx.find_object(Context).app)  # type: ignore[union-attr]
     if as_json:
@@ -295,11 +298,12 @@ def feeds(click_ctx: click.Context, as_json: bool) -> None:
         click.echo(
             f"{f.health:<12} {printable(f.title or f.url)[:60]}\n"
             f"{'':<12} {printable(f.url)}\n"
-            f"{'':<12} last success {_when(f.last_success_at)}, next poll {_when(f.next_poll_at)}, "
-            f"items seen {f.items_seen}, interval {_secs(f.interval_s)}, publishes every {_secs(f.publish_gap_s)}"
+            f"{'':<12} last success {when(f.last_success_at, 'never')}, next poll {when(f.next_poll_at, 'never')}, "
+            f"items seen {f.items_seen}, interval {duration(f.interval_s)}, "
+            f"publishes every {duration(f.publish_gap_s)}"
         )
         if f.last_error:
-            click.echo(f"{'':<12} last error {_when(f.last_error_at)} ({f.consecutive_errors} in a row): "
+            click.echo(f"{'':<12} last error {when(f.last_error_at, 'never')} ({f.consecutive_errors} in a row): "
                        f"{printable(f.last_error)[:200]}")
         if f.disabled_reason:
             click.echo(f"{'':<12} disabled: {printable(f.disabled_reason)}")
@@ -313,19 +317,6 @@ def feeds_export(ctx: Context, include_disabled: bool) -> None:
     from monitor import app as use
 
     sys.stdout.buffer.write(use.export_opml(ctx.app, include_disabled=include_disabled))
-
-
-def _when(value: Any) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%SZ") if value else "never"
-
-
-def _secs(value: float | None) -> str:
-    if value is None:
-        return "?"
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if value >= size:
-            return f"{value / size:.1f}{unit}"
-    return f"{value:.0f}s"
 
 
 # alerts --------------------------------------------------------------------------
@@ -353,7 +344,9 @@ def alerts_list(
     suppressed (its story was marked not relevant before it went out).
     """
     from monitor import app as use
-    from monitor.report import alert_dict, json_line, printable
+    from monitor.present.dates import when
+    from monitor.present.sanitize import printable
+    from monitor.report import alert_dict, json_line
 
     rows, logs_, disabled = use.list_alerts(ctx.app, state=state, channel=channel, limit=limit,
                                             with_attempts=with_attempts or as_json)
@@ -362,7 +355,7 @@ def alerts_list(
             click.echo(json_line(alert_dict(row, logs_.get(row.id))))
         return
     for name, d in sorted(disabled.items()):
-        click.echo(f"channel {name} DISABLED since {_when(d.disabled_at)}: {printable(d.reason)}"
+        click.echo(f"channel {name} DISABLED since {when(d.disabled_at)}: {printable(d.reason)}"
                    f" (re-enable: monitor alerts enable {name})")
     if not rows:
         click.echo("no alerts" + (f" in state {state}" if state else ""))
@@ -370,18 +363,18 @@ def alerts_list(
     for r in rows:
         what = printable(r.title)[:70] if r.kind == "item" else "digest"
         click.echo(f"{r.id:>6} {r.state:<9} {r.channel:<14} {','.join(r.rules):<18} {what}")
-        detail = f"{'':>6} {r.mode}, {r.attempts} attempt(s), created {_when(r.created_at)}"
+        detail = f"{'':>6} {r.mode}, {r.attempts} attempt(s), created {when(r.created_at)}"
         if r.state == AlertState.PENDING:
-            detail += f", next {_when(r.next_attempt_at) if r.next_attempt_at else 'at its digest'}"
+            detail += f", next {when(r.next_attempt_at, 'at its digest')}"
         if r.sent_at:
-            detail += f", sent {_when(r.sent_at)}"
+            detail += f", sent {when(r.sent_at)}"
         if r.digest_id:
             detail += f", in digest {r.digest_id}"
         click.echo(detail)
         if r.last_error and r.state != AlertState.SENT:
             click.echo(f"{'':>6} last error: {printable(r.last_error)[:200]}")
         for a in logs_.get(r.id, []):
-            click.echo(f"{'':>8} {_when(a.at)} {'ok  ' if a.ok else 'FAIL'} {printable(a.status or '')[:60]}"
+            click.echo(f"{'':>8} {when(a.at)} {'ok  ' if a.ok else 'FAIL'} {printable(a.status or '')[:60]}"
                        f" {printable(a.error or '')[:120]}".rstrip())
 
 
@@ -430,7 +423,7 @@ def alerts_send(ctx: Context) -> None:
 def alerts_test(ctx: Context, channel: str) -> None:
     """Send a sample alert to CHANNEL now and say what the receiver answered (exit 5 if it failed)."""
     from monitor import app as use
-    from monitor.report import printable
+    from monitor.present.sanitize import printable
 
     result = use.test_channel(ctx.app, channel)
     if result.ok:
@@ -468,7 +461,8 @@ def alerts_enable(ctx: Context, channel: str) -> None:
 def alerts_channels(ctx: Context, as_json: bool) -> None:
     """Every configured channel: where it goes, its routes, digest, state and backlog."""
     from monitor import app as use
-    from monitor.report import iso, printable
+    from monitor.present.dates import iso
+    from monitor.present.sanitize import printable
 
     infos = use.channels(ctx.app)
     for c in infos:

@@ -8,24 +8,19 @@ can neither forge a log line nor repaint an operator's terminal.
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from collections.abc import MutableMapping
 from typing import Any, TextIO
 
 import structlog
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-
-
-def _escape(match: re.Match[str]) -> str:
-    return match.group().encode("unicode_escape").decode("ascii")
+from monitor.present.sanitize import log_value
 
 
 def escape_controls(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key, value in event.items():
-        if isinstance(value, str) and _CONTROL.search(value):
-            event[key] = _CONTROL.sub(_escape, value)
+        if isinstance(value, str):
+            event[key] = log_value(value)
     return event
 
 

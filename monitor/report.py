@@ -1,34 +1,25 @@
 """How results look to a person (text) and to a script (one JSON object per line).
 
-All feed-derived text passes through `printable` first: a title may carry
-terminal escape sequences or line breaks meant to forge output.
+All feed-derived text passes through `printable` (`monitor.present.sanitize`)
+first: a title may carry terminal escape sequences or line breaks meant to
+forge output.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from monitor.items import Hit, Item, Result
-from monitor.rules import snippet
+from monitor.present.dates import iso
+from monitor.present.sanitize import printable
+from monitor.present.snippets import plain_snippet
 
 if TYPE_CHECKING:
     from monitor.store.alerts import AlertRow, AttemptRow
     from monitor.store.feeds import FeedState
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
-
-
-def printable(text: str | None) -> str:
-    """Text safe for one terminal line: controls escaped, line breaks as spaces."""
-    if not text:
-        return ""
-    text = text.replace("\n", " ").replace("\r", " ").replace("\t", " ")
-    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def hit_dict(item: Item, hit: Hit) -> dict[str, Any]:
@@ -40,7 +31,7 @@ def hit_dict(item: Item, hit: Hit) -> dict[str, Any]:
         "start": hit.start,
         "end": hit.end,
         "matched": hit.matched,
-        "snippet": snippet(text, hit.start, hit.end),
+        "snippet": plain_snippet(text, hit.start, hit.end),
     }
 
 
@@ -54,7 +45,7 @@ def result_dict(result: Result) -> dict[str, Any]:
         "title": item.title,
         "origin": item.origin,
         "place": item.place,
-        "published": item.published.isoformat() if item.published else None,
+        "published": iso(item.published),
         "status": outcome.status,
         "seen_because": outcome.reason,
         "item_id": outcome.item_id,
@@ -93,7 +84,7 @@ def rules_summary(item: Item, hits: Sequence[Hit], *, indent: int = 0) -> list[s
         first = mine[0]
         text = item.title if first.field == "title" else item.text
         lines.append(f"{pad}{rule:<8} {words}")
-        lines.append(f"{pad}{'':<8} {printable(snippet(text, first.start, first.end))}")
+        lines.append(f"{pad}{'':<8} {printable(plain_snippet(text, first.start, first.end))}")
     return lines
 
 
@@ -108,12 +99,8 @@ def hits_text(item: Item, hits: Sequence[Hit], *, indent: int = 0) -> list[str]:
             f"{pad}{hit.rule:<8} {printable(hit.matched)!r:<40} {hit.field}[{hit.start}:{hit.end}]"
             f"  term={printable(hit.term)!r}"
         )
-        lines.append(f"{pad}{'':<8} {printable(snippet(text, hit.start, hit.end))}")
+        lines.append(f"{pad}{'':<8} {printable(plain_snippet(text, hit.start, hit.end))}")
     return lines
-
-
-def iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat() if value else None
 
 
 def feed_dict(f: FeedState) -> dict[str, Any]:

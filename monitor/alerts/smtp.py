@@ -26,8 +26,9 @@ from pathlib import Path
 
 from monitor.alerts.content import Content
 from monitor.alerts.delivery import Delivery
-from monitor.alerts.render import email, one_line
+from monitor.alerts.render import email
 from monitor.alerts.settings import EmailChannel
+from monitor.present.sanitize import one_line
 
 
 def tls_context(ca_file: Path | None = None) -> ssl.SSLContext:

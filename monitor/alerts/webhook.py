@@ -21,10 +21,11 @@ import httpx
 import monitor
 from monitor.alerts.content import Content
 from monitor.alerts.delivery import Delivery
-from monitor.alerts.render import one_line, payload
+from monitor.alerts.render import payload
 from monitor.alerts.settings import WebhookChannel
 from monitor.alerts.signing import sign
 from monitor.ingest.http import parse_retry_after
+from monitor.present.sanitize import one_line
 
 RESPONSE_CAP = 16 * 1024
 

@@ -13,6 +13,5 @@ from monitor.errors import RuleError
 from monitor.rules.loading import load_rules
 from monitor.rules.matcher import Matcher, compile_rules
 from monitor.rules.ruleset import NearClause, Rule, RuleSet
-from monitor.rules.snippets import snippet
 
-__all__ = ["Matcher", "NearClause", "Rule", "RuleError", "RuleSet", "compile_rules", "load_rules", "snippet"]
+__all__ = ["Matcher", "NearClause", "Rule", "RuleError", "RuleSet", "compile_rules", "load_rules"]

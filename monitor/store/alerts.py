@@ -19,16 +19,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, insert, or_, select, update
 
-from monitor.items import Hit
 from monitor.states import AlertMode, AlertState
-from monitor.store.models import Alert, ChannelState, DeliveryAttempt, Feed, StoredHit, StoredItem
+from monitor.store.matches import Match, read_match
+from monitor.store.models import Alert, ChannelState, DeliveryAttempt, StoredItem
 
 alerts_t = Alert.__table__
 attempts_t = DeliveryAttempt.__table__
 channels_t = ChannelState.__table__
 items_t = StoredItem.__table__
-hits_t = StoredHit.__table__
-feeds_t = Feed.__table__
 
 
 
@@ -84,37 +82,6 @@ class DisabledChannel:
     disabled_at: datetime
     reason: str
     config_hash: str
-
-
-@dataclass(frozen=True, slots=True)
-class SourceRow:
-    """One copy of a story: the first item, or a later one attached to it."""
-
-    item_id: int
-    feed: str
-    feed_title: str | None
-    url: str | None
-    title: str
-    origin: str | None
-    published_at: datetime | None
-    ingested_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class ItemRow:
-    id: int
-    guid: str
-    title: str
-    text: str | None
-    url: str | None
-    language: str | None
-    place: str | None
-    hits: tuple[Hit, ...]
-    sources: tuple[SourceRow, ...]  # the item itself first, then its copies by arrival
-
-    @property
-    def first(self) -> SourceRow:
-        return self.sources[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -391,30 +358,14 @@ class Outbox:
 
     # reading -----------------------------------------------------------------
 
-    def item(self, item_id: int, rules: Collection[str] | None = None) -> ItemRow:
+    def item(self, item_id: int, rules: Collection[str] | None = None) -> Match:
         """An alert's story: the item, its hits (of `rules`), and every copy of it
         stored so far, so sources that arrived before delivery are shown too."""
         with self.engine.connect() as conn:
-            row = conn.execute(select(items_t).where(items_t.c.id == item_id)).one()
-            hit_query = select(hits_t).where(hits_t.c.item_id == item_id).order_by(hits_t.c.id)
-            if rules is not None:
-                hit_query = hit_query.where(hits_t.c.rule.in_(list(rules)))
-            hits = tuple(Hit(h.rule, h.term, h.field, h.start, h.end, h.matched)
-                         for h in conn.execute(hit_query).all())
-            sources = conn.execute(
-                select(items_t.c.id, feeds_t.c.url.label("feed"), feeds_t.c.title.label("feed_title"),
-                       items_t.c.url, items_t.c.title, items_t.c.origin, items_t.c.published_at,
-                       items_t.c.ingested_at)
-                .join(feeds_t, feeds_t.c.id == items_t.c.feed_id)
-                .where(or_(items_t.c.id == item_id, items_t.c.duplicate_of == item_id))
-                .order_by((items_t.c.id != item_id), items_t.c.ingested_at, items_t.c.id)
-            ).all()
-        return ItemRow(
-            id=row.id, guid=row.guid, title=row.title, text=row.text, url=row.url, language=row.language,
-            place=row.place, hits=hits,
-            sources=tuple(SourceRow(s.id, s.feed, s.feed_title, s.url, s.title, s.origin, s.published_at,
-                                    s.ingested_at) for s in sources),
-        )
+            match = read_match(conn, item_id, rules)
+        if match is None:
+            raise LookupError(f"no stored item {item_id}")
+        return match
 
     def list(
         self, *, state: str | None = None, channel: str | None = None, limit: int = 100
@@ -486,6 +437,5 @@ def _now() -> datetime:
 
 
 __all__ = [
-    "AlertRow", "AttemptRow", "Claimed", "DisabledChannel", "ItemRow", "Outbox", "Retried",
-    "SourceRow", "digest_key",
+    "AlertRow", "AttemptRow", "Claimed", "DisabledChannel", "Outbox", "Retried", "digest_key",
 ]

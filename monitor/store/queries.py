@@ -1,11 +1,10 @@
 """The read side the dashboard, the Atom feed and the metrics need, as typed queries.
 
 Kept apart from `repository` (the write path of the pipeline) because its
-shape is the analyst's, not the pipeline's: a *match* is a story, the first
-stored item of it (`duplicate_of IS NULL`) that matched a rule, shown with its
-hits, the other sources that carried the same story, and the alerts it
-caused. Every query is bounded (pagination, a fixed day window, GROUP BY) so
-a page costs the same with ten matches or ten million.
+shape is the analyst's, not the pipeline's: a *match* is a story
+(`monitor.store.matches`), shown with the alerts it caused. Every query is
+bounded (pagination, a fixed day window, GROUP BY) so a page costs the same
+with ten matches or ten million.
 
 The one write here is `mark_not_relevant`, the analyst's label: it keeps the
 item and its hits, and suppresses the alerts not yet sent, in one transaction.
@@ -14,7 +13,6 @@ item and its hits, and suppresses the alerts not yet sent, in one transaction.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -22,7 +20,6 @@ from typing import Any
 from sqlalchemy import (
     Date,
     Engine,
-    Select,
     and_,
     case,
     cast,
@@ -35,8 +32,9 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 
 from monitor.errors import InputError
-from monitor.states import AlertState, FeedHealth
+from monitor.states import AlertMode, AlertState, FeedHealth
 from monitor.store.feeds import FeedState, FeedStore
+from monitor.store.matches import NOT_RELEVANT, Match, item_select, read_match, read_matches
 from monitor.store.models import Alert, DeliveryAttempt, Feed, StoredHit, StoredItem
 
 feeds_t = Feed.__table__
@@ -45,7 +43,6 @@ hits_t = StoredHit.__table__
 alerts_t = Alert.__table__
 attempts_t = DeliveryAttempt.__table__
 
-NOT_RELEVANT = "not-relevant"
 HEALTH_STATES = tuple(FeedHealth)
 ALERT_STATES = tuple(AlertState)  # always reported, even at zero
 
@@ -63,67 +60,6 @@ class MatchFilter:
     since: date | None = None
     until: date | None = None
     hide_not_relevant: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class HitSpan:
-    """One stored hit: `start`/`end` are offsets into the item's title or text."""
-
-    rule: str
-    term: str
-    field: str
-    start: int
-    end: int
-    matched: str
-
-
-@dataclass(frozen=True, slots=True)
-class Source:
-    """Where one copy of a story came from."""
-
-    item_id: int
-    feed_id: int
-    feed_url: str
-    feed_title: str | None
-    url: str | None
-    origin: str | None
-    ingested_at: datetime
-
-    @property
-    def label(self) -> str:
-        return self.feed_title or self.feed_url
-
-
-@dataclass(frozen=True, slots=True)
-class Match:
-    """A matching story: its first item, every hit in it, and its other sources."""
-
-    id: int
-    guid: str
-    title: str
-    text: str | None
-    url: str | None
-    published_at: datetime | None
-    ingested_at: datetime
-    origin: str | None
-    place: str | None
-    language: str | None
-    source: Source
-    extra_sources: tuple[Source, ...]
-    hits: tuple[HitSpan, ...]
-    relevance: str | None
-    labelled_at: datetime | None
-
-    @property
-    def rules(self) -> tuple[str, ...]:
-        return tuple(sorted({h.rule for h in self.hits}))
-
-    @property
-    def not_relevant(self) -> bool:
-        return self.relevance == NOT_RELEVANT
-
-    def hits_in(self, field_name: str) -> tuple[HitSpan, ...]:
-        return tuple(h for h in self.hits if h.field == field_name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,13 +203,13 @@ class DashboardQueries:
         with self.engine.connect() as conn:
             total = int(conn.execute(select(func.count()).select_from(items_t).where(*conds)).scalar_one())
             rows = conn.execute(
-                _item_select()
+                item_select()
                 .where(*conds)
                 .order_by(items_t.c.ingested_at.desc(), items_t.c.id.desc())
                 .limit(per_page)
                 .offset((page - 1) * per_page)
             ).all()
-            matches = self._assemble(conn, rows)
+            matches = read_matches(conn, rows)
         return MatchPage(tuple(matches), total, page, per_page)
 
     def newest(self, *, rule: str | None = None, limit: int = 50) -> list[Match]:
@@ -291,36 +227,11 @@ class DashboardQueries:
             if found is None:
                 raise MatchNotFound(item_id)
             root = found.duplicate_of or found.id
-            rows = conn.execute(_item_select().where(items_t.c.id == root)).all()
-            (match,) = self._assemble(conn, rows)
+            match = read_match(conn, root)
+            if match is None:  # retention removed it since
+                raise MatchNotFound(item_id)
             alerts = self._alerts(conn, root)
         return MatchDetail(match, alerts)
-
-    def _assemble(self, conn: Any, rows: Sequence[Any]) -> list[Match]:
-        ids = [r.id for r in rows]
-        if not ids:
-            return []
-        hits: dict[int, list[HitSpan]] = defaultdict(list)
-        for h in conn.execute(
-            select(hits_t).where(hits_t.c.item_id.in_(ids)).order_by(hits_t.c.item_id, hits_t.c.id)
-        ):
-            hits[h.item_id].append(HitSpan(h.rule, h.term, h.field, h.start, h.end, h.matched))
-        copies: dict[int, list[Source]] = defaultdict(list)
-        for c in conn.execute(
-            _item_select()
-            .where(items_t.c.duplicate_of.in_(ids))
-            .order_by(items_t.c.ingested_at, items_t.c.id)
-        ):
-            copies[c.duplicate_of].append(_source(c))
-        return [
-            Match(
-                id=r.id, guid=r.guid, title=r.title, text=r.text, url=r.url, published_at=r.published_at,
-                ingested_at=r.ingested_at, origin=r.origin, place=r.place, language=r.language,
-                source=_source(r), extra_sources=tuple(copies[r.id]), hits=tuple(hits[r.id]),
-                relevance=r.relevance, labelled_at=r.labelled_at,
-            )
-            for r in rows
-        ]
 
     def _alerts(self, conn: Any, item_id: int) -> tuple[AlertView, ...]:
         rows = conn.execute(
@@ -454,7 +365,7 @@ class DashboardQueries:
         # waiting for their digest are pending too, but not due.
         due = and_(
             alerts_t.c.state == AlertState.PENDING,
-            or_(alerts_t.c.kind == "digest", alerts_t.c.mode == "immediate"),
+            or_(alerts_t.c.kind == "digest", alerts_t.c.mode == AlertMode.IMMEDIATE),
             alerts_t.c.next_attempt_at <= now,
         )
         with self.engine.connect() as conn:
@@ -489,22 +400,6 @@ class DashboardQueries:
                 .values(state=AlertState.SUPPRESSED)
             ).rowcount
         return MarkResult(root, int(labelled), int(suppressed))
-
-
-def _item_select() -> Select[Any]:
-    return select(
-        items_t.c.id, items_t.c.guid, items_t.c.feed_id, items_t.c.duplicate_of, items_t.c.title, items_t.c.text,
-        items_t.c.url, items_t.c.published_at, items_t.c.ingested_at, items_t.c.origin, items_t.c.place,
-        items_t.c.language, items_t.c.relevance, items_t.c.labelled_at,
-        feeds_t.c.url.label("feed_url"), feeds_t.c.title.label("feed_title"),
-    ).select_from(items_t.join(feeds_t, items_t.c.feed_id == feeds_t.c.id))
-
-
-def _source(row: Any) -> Source:
-    return Source(
-        item_id=row.id, feed_id=row.feed_id, feed_url=row.feed_url, feed_title=row.feed_title,
-        url=row.url, origin=row.origin, ingested_at=row.ingested_at,
-    )
 
 
 def _as_date(value: object) -> date:

@@ -19,7 +19,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from monitor.store.queries import DashboardQueries, Match
+from monitor.store.matches import Match
+from monitor.store.queries import DashboardQueries
 from monitor.web.filters import RULE_ID
 from monitor.web.settings import WebSettings
 

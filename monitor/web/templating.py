@@ -2,76 +2,43 @@
 
 Autoescape is on for every template (HTML and the Atom XML alike), so feed
 text can only reach a page as text; the only trusted markup is what
-`monitor.web.highlight` builds, which escapes each piece of feed text itself.
+`monitor.present.snippets` builds, which escapes each piece of feed text itself.
 `StrictUndefined` turns a typo in a template into an error in the tests
 instead of a silently empty cell on a page.
 """
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import jinja2
+from markupsafe import Markup
 from starlette.templating import Jinja2Templates
 
-from monitor.web.highlight import highlight, snippet
+from monitor.items import Hit
+from monitor.present.dates import ago, iso, when
+from monitor.present.sanitize import safe_href, xml_text
+from monitor.present.snippets import as_html, dashboard_mark, feed_mark, snippet, whole
 
 TEMPLATES = Path(__file__).parent / "templates"
-
-# Characters XML 1.0 forbids outright; feed text does carry them (form feeds,
-# vertical tabs, stray NULs), and one of them makes a whole Atom document invalid.
-_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+SNIPPET_WIDTH = 80  # a list line on the dashboard is wider than an email's
 
 
-def when(value: datetime | None) -> str:
-    """A time as analysts read it: UTC, to the minute."""
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value else "—"
+def iso_attribute(value: datetime | None) -> str:
+    """RFC 3339 for <time datetime> and Atom; empty when there is no time."""
+    return iso(value, whole_seconds=True) or ""
 
 
-def iso(value: datetime | None) -> str:
-    """RFC 3339 in UTC, for <time datetime> and Atom."""
-    if value is None:
-        return ""
-    return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+def highlight(text: str, hits: Sequence[Hit]) -> Markup:
+    """All of `text` with every hit marked (a title, a match's full text)."""
+    return as_html(whole(text, hits), dashboard_mark)
 
 
-def ago(value: datetime | None, now: datetime | None = None) -> str:
-    """'5 min ago' or 'in 3 h': how far a time is from now, roughly."""
-    if value is None:
-        return "never"
-    now = now or datetime.now(UTC)
-    seconds = (value - now).total_seconds()
-    size = abs(seconds)
-    if size < 60:
-        amount = f"{size:.0f} s"
-    elif size < 3600:
-        amount = f"{size / 60:.0f} min"
-    elif size < 2 * 86400:
-        amount = f"{size / 3600:.0f} h"
-    else:
-        amount = f"{size / 86400:.0f} d"
-    return f"in {amount}" if seconds > 0 else f"{amount} ago"
-
-
-def xmlsafe(value: object) -> str:
-    """Plain text without the characters XML cannot carry (escaping is still
-    done by autoescape afterwards: this returns a plain `str`)."""
-    return _XML_ILLEGAL.sub("", str(value))
-
-
-def safe_href(value: str | None) -> str | None:
-    """A feed-supplied URL fit for an href: http(s) only. Escaping alone would
-    leave `javascript:` links clickable."""
-    if not value:
-        return None
-    try:
-        scheme = urlsplit(value.strip()).scheme.lower()
-    except ValueError:  # e.g. an unclosed IPv6 bracket
-        return None
-    return value.strip() if scheme in ("http", "https") else None
+def snippet_html(text: str, hits: Sequence[Hit], *, plain: bool = False) -> Markup:
+    """One line around the first hit; `plain` for the Atom feed's readers."""
+    return as_html(snippet(text, hits, width=SNIPPET_WIDTH), feed_mark if plain else dashboard_mark)
 
 
 def make_templates() -> Jinja2Templates:
@@ -82,6 +49,6 @@ def make_templates() -> Jinja2Templates:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(when=when, iso=iso, ago=ago, xmlsafe=xmlsafe, safe_href=safe_href)
-    env.globals.update(highlight=highlight, snippet=snippet)
+    env.filters.update(when=when, iso=iso_attribute, ago=ago, xmlsafe=xml_text, safe_href=safe_href)
+    env.globals.update(highlight=highlight, snippet=snippet_html)
     return Jinja2Templates(env=env)

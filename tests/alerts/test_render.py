@@ -7,11 +7,12 @@ from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.policy import SMTP
 
-from monitor.alerts.content import Match, Source
-from monitor.alerts.highlight import marked_snippet, to_html
+from monitor.alerts.content import MatchAlert
 from monitor.alerts.render import email, payload
 from monitor.alerts.settings import EmailChannel
 from monitor.items import Hit
+from monitor.present.snippets import as_html, email_mark, snippet
+from monitor.store.matches import Match, Source
 
 CHANNEL = EmailChannel.model_validate({
     "type": "email", "to": ["desk@example.org", "Legal <legal@example.org>"], "from": "pm <alerts@example.org>",
@@ -20,15 +21,18 @@ CHANNEL = EmailChannel.model_validate({
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
 
-def match(title: str, text: str = "The OHCHR said so.") -> Match:
+def match(title: str, text: str = "The OHCHR said so.") -> MatchAlert:
     hits = []
     if "OHCHR" in text:
         at = text.index("OHCHR")
         hits.append(Hit("ohchr", "OHCHR", "text", at, at + 5, "OHCHR"))
-    source = Source("Agency <b>X</b>", "https://feeds.example/rss", "https://news.example/a?x=1&y=2", title, NOW, NOW)
-    return Match(key="msg_0123456789abcdef0123456789abcdef", channel="desk", created_at=NOW, rules=("ohchr",),
-                 title=title, text=text, url="https://news.example/a?x=1&y=2", guid="g", language="en",
-                 place=None, hits=tuple(hits), sources=(source,))
+    source = Source(item_id=1, feed_id=1, feed_url="https://feeds.example/rss", feed_title=None,
+                    url="https://news.example/a?x=1&y=2", title=title, origin="Agency <b>X</b>",
+                    published_at=NOW, ingested_at=NOW)
+    story = Match(id=1, guid="g", title=title, text=text, url="https://news.example/a?x=1&y=2", language="en",
+                  place=None, hits=tuple(hits), sources=(source,))
+    return MatchAlert(key="msg_0123456789abcdef0123456789abcdef", channel="desk", created_at=NOW,
+                      rules=("ohchr",), match=story)
 
 
 def roundtrip(title: str, text: str = "The OHCHR said so.") -> object:
@@ -82,10 +86,14 @@ def test_the_payload_is_version_1_with_offsets_and_snippets() -> None:
     json.dumps(body)
 
 
-def test_every_hit_in_the_window_is_marked_and_a_cut_pair_is_closed() -> None:
+def test_every_hit_in_the_window_is_marked_and_a_cut_hit_as_far_as_it_shows() -> None:
     text = "ILO and OHCHR and ILO again, " + "filler " * 30 + "ILO at the end"
     hits = [Hit("ilo", "ILO", "text", 0, 3, "ILO"), Hit("ohchr", "OHCHR", "text", 8, 13, "OHCHR"),
             Hit("ilo", "ILO", "text", 18, 21, "ILO")]
-    html = to_html(marked_snippet(text, hits[1], hits, width=20))
+    html = as_html(snippet(text, hits, anchor=hits[1], width=20), email_mark)
     assert html.count("<mark>") == html.count("</mark>") == 3
-    assert to_html("a \ue000b") == "a <mark>b</mark>" and to_html("a\ue001 b") == "a b"
+    text = "Office of the High Commissioner for Human Rights said " + "x " * 50
+    hits = [Hit("ohchr", "Office of the High Commissioner for Human Rights", "text", 0, 48, text[:48]),
+            Hit("said", "said", "text", 49, 53, "said")]
+    html = as_html(snippet(text, hits, anchor=hits[1], width=10), email_mark)
+    assert html.startswith("…<mark>Rights</mark> <mark>said</mark> x")

@@ -1,0 +1,88 @@
+"""Untrusted text made safe for one kind of output, one function per kind.
+
+Anything a feed, a remote server or an exception message carried is untrusted:
+a title can hold line breaks meant to forge a log line or a mail header,
+terminal escape sequences, markup, or characters an XML document cannot carry.
+
+| output                          | function      |
+| ------------------------------- | ------------- |
+| a terminal line (the CLI)       | `printable`   |
+| a log line (logfmt, JSON)       | `log_value`   |
+| an email header, a mail line    | `one_line`    |
+| HTML (email, dashboard)         | `html_text`   |
+| a link target in HTML or Atom   | `safe_href`   |
+| XML (the Atom feed)             | `xml_text`    |
+
+Jinja's autoescape and `monitor.present.snippets` escape with the same
+function as `html_text` (markupsafe's).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from urllib.parse import urlsplit
+
+from markupsafe import Markup, escape
+
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_BREAKS = re.compile(r"[\t\n\r]")
+_WHITESPACE = re.compile(r"\s+")
+# Characters XML 1.0 forbids outright; feed text does carry them (form feeds,
+# vertical tabs, stray NULs), and one of them makes a whole Atom document invalid.
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    return match.group().encode("unicode_escape").decode("ascii")
+
+
+def printable(text: str | None) -> str:
+    """Text safe for one terminal line: line breaks and tabs as spaces, other
+    controls shown escaped (`\\x1b`), so output can neither be forged nor repainted."""
+    if not text:
+        return ""
+    return _CONTROLS.sub(_escape, _BREAKS.sub(" ", text))
+
+
+def log_value(text: str) -> str:
+    """A log field that stays on its line: every control escaped, a newline
+    shown as `\\n`, so a hostile feed cannot forge a log line."""
+    return _CONTROLS.sub(_escape, text) if _CONTROLS.search(text) else text
+
+
+def one_line(text: str | None, limit: int | None = None) -> str:
+    """Printable, single-line text for an email header (and any line of a
+    message): controls (CR, LF, NUL, bidi overrides, line/paragraph
+    separators…) become spaces, runs collapse, and past `limit` it ends in `…`.
+    Headers are then only ever set through the stdlib `email` package."""
+    if not text:
+        return ""
+    cleaned = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in text)
+    cleaned = _WHITESPACE.sub(" ", cleaned).strip()
+    if limit is not None and len(cleaned) > limit:
+        cleaned = cleaned[: limit - 1].rstrip() + "…"
+    return cleaned
+
+
+def html_text(text: str | None) -> Markup:
+    """Text for HTML, escaped (quotes too, so it is safe in an attribute)."""
+    return escape(text or "")
+
+
+def safe_href(url: str | None) -> str | None:
+    """A feed-supplied URL fit for a link: http(s) only, else None. Escaping
+    alone would leave a `javascript:` link clickable."""
+    if not url:
+        return None
+    try:
+        scheme = urlsplit(url.strip()).scheme.lower()
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return None
+    return url.strip() if scheme in ("http", "https") else None
+
+
+def xml_text(value: object) -> str:
+    """Plain text without the characters XML cannot carry (still to be escaped:
+    this returns a plain `str`, which autoescape then escapes)."""
+    return _XML_ILLEGAL.sub("", str(value))
