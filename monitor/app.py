@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from monitor.alerts.routing import Router
     from monitor.items import Hit, Item, Result
     from monitor.pipeline import Pipeline
-    from monitor.pipeline.polling import CycleReport
+    from monitor.pipeline.reports import CycleReport
     from monitor.pipeline.replay import Loaded
     from monitor.rules import Matcher, RuleSet
     from monitor.store.alerts import AlertRow, AttemptRow, DisabledChannel, Outbox, Retried
@@ -94,7 +94,7 @@ class App:
     def revision(self) -> tuple[str | None, str | None]:
         """(the database's revision, the newest this code knows)."""
         with self.database():
-            return migrations.current(self.engine), migrations.head()
+            return migrations.current(self.engine), migrations.HEAD
 
     def is_migrated(self) -> bool:
         """True when the database exists and is at the newest migration."""
@@ -243,14 +243,12 @@ def export_opml(app: App, *, include_disabled: bool) -> bytes:
     return write_opml(feed_states(app), include_disabled=include_disabled)
 
 
-def prepare_database(app: App) -> str:
-    """Check the rules, migrate, sync the feed list: everything that must be right
-    before the service says READY. The revision the database is at."""
+def sync_feeds(app: App) -> str:
+    """Migrate and sync the feed list from the config; the revision the database is at."""
     from monitor import logs
     from monitor.feedlist import listed_feeds
     from monitor.store.feeds import FeedStore
 
-    app.check()
     revision = app.upgrade()
     with app.database():
         report = FeedStore(app.engine).sync(listed_feeds(app.config))
@@ -259,19 +257,28 @@ def prepare_database(app: App) -> str:
     return revision or "?"
 
 
+def prepare_database(app: App) -> str:
+    """Check the rules, migrate, sync the feed list: everything that must be right
+    before the service says READY. The revision the database is at."""
+    app.check()
+    return sync_feeds(app)
+
+
 def poll_once(app: App, *, all_feeds: bool = False) -> CycleReport:
-    """`monitor poll --once`: one full cycle of every due feed. Worker processes,
-    the HTTP client and the channels start only when some feed is due."""
-    from monitor.pipeline.polling import CycleReport
+    """`monitor poll --once`: one full cycle of every due feed. The rules are
+    compiled, and worker processes, the HTTP client and the channels started,
+    only when some feed is due: a cron run with nothing to do costs a query."""
+    from monitor.pipeline.reports import CycleReport
     from monitor.store.feeds import FeedStore
 
-    prepare_database(app)
+    sync_feeds(app)
     feeds = FeedStore(app.engine)
     with app.database():
         if all_feeds:
             feeds.make_all_due()
         if not feeds.due():
             return CycleReport()
+    app.check()
 
     async def cycle() -> CycleReport:
         from monitor.daemon import build

@@ -1,28 +1,15 @@
-"""One polling cycle: claim due feeds, fetch, parse, run the pipeline, record.
-
-Fetching is async I/O; parsing and classifying run in worker processes;
+"""The polling driver: claim due feeds, fetch, `prepare` in the workers,
+`commit`, record. Fetching is async I/O; preparing runs in worker processes;
 database writes run on one dedicated thread. A failure of one feed is recorded
 on that feed and never touches the others.
 
-Claims are grouped by origin (scheme, host and port): a few feeds of each of a
-few origins at a time, rather than the most overdue feeds of every origin at
-once. The fetcher runs at most `per_host_concurrency` fetches per origin and
-its pool keeps `concurrency` connections; a claim spanning more origins than
-that made the pool close an idle connection to one origin to open one to the
-next, for every request (a TLS handshake each, in production). Grouped, an
-origin's feeds are fetched back to back on the connections it already has.
-
-Good polls are recorded in batches (every `FLUSH_EVERY` feeds or
-`FLUSH_AFTER_S`, whichever comes first, and at the end of the cycle), one
-transaction each: in a cycle of 304s, a transaction per feed was most of the
-database thread's work, and the GIL it held slowed the event loop. The feeds
-of a batch stay leased to us until it is written, so nobody else polls them
-meanwhile; a crash before the write only means they are polled again once
-their lease expires.
-
-Items are stored the same way: whenever the database thread is free, the items
-of every feed parsed meanwhile (up to `COMMIT_GROUP` feeds) go in one
-transaction (`_Committer`), with the outcomes of storing them one by one.
+Claims are grouped by origin (scheme, host and port), so an origin's feeds are
+fetched back to back on the connections it already has. Good polls are
+recorded in batches (`FLUSH_EVERY` feeds or `FLUSH_AFTER_S`), and the items of
+feeds parsed while the database thread was busy are committed together
+(`_Committer`, up to `COMMIT_GROUP` feeds): per-feed transactions cost most of
+that thread's time (measurements: bench/README.md). A batched feed stays
+leased until it is written, so a crash only means it is polled again.
 """
 
 from __future__ import annotations
@@ -32,9 +19,9 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from monitor import logs, metrics, schedule
@@ -42,6 +29,7 @@ from monitor.config import ScheduleSettings
 from monitor.ingest import FeedError
 from monitor.ingest.http import Conditional, Fetcher, FetchError
 from monitor.items import Prepared, Result
+from monitor.pipeline.reports import CycleReport, PollReport
 from monitor.pipeline.steps import Pipeline
 from monitor.pipeline.workers import PreparedFeed, prepare_feed
 from monitor.store.feeds import FeedState, FeedStore, Success
@@ -52,30 +40,6 @@ log = logs.get("poller")
 FLUSH_EVERY = 100  # good polls per transaction, at most
 FLUSH_AFTER_S = 0.2  # and none waits longer than this to be written
 COMMIT_GROUP = 16  # feeds whose items are stored in one transaction, at most
-
-
-@dataclass(frozen=True, slots=True)
-class PollReport:
-    feed_id: int
-    url: str
-    result: Literal["new", "not-modified", "unchanged", "error"]
-    items: int = 0
-    new: int = 0
-    matched: int = 0
-    error: str | None = None
-
-
-@dataclass
-class CycleReport:
-    polls: list[PollReport] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def count(self, result: str) -> int:
-        return sum(1 for p in self.polls if p.result == result)
-
-    @property
-    def new_items(self) -> int:
-        return sum(p.new for p in self.polls)
 
 
 class _Successes:
@@ -113,14 +77,11 @@ class _Waiting:
 
 
 class _Committer:
-    """Stores the items of polls, several feeds per transaction.
-
-    A transaction per feed was most of the database thread's CPU in a cold cycle
-    (and it holds the GIL the event loop needs), while feeds finish parsing faster
-    than it stores them. So when the thread takes up the job, it stores everything
-    waiting by then in one `Pipeline.commit`; a feed arriving while the
-    thread is idle is stored at once, alone. A group that fails is retried feed by
-    feed, so a bad feed fails only its own poll.
+    """Commits the items of polls, several feeds per transaction: when the database
+    thread takes up the job, everything waiting by then goes in one
+    `Pipeline.commit` (feeds finish parsing faster than one-by-one storing keeps
+    up with); a feed arriving while the thread is idle is stored at once, alone.
+    A group that fails is retried feed by feed, so a bad feed fails only its own poll.
     """
 
     def __init__(self, pipeline: Pipeline, db: Executor, limit: int = COMMIT_GROUP) -> None:

@@ -55,3 +55,9 @@ def test_dashboard_reads_do_not_wait_for_a_writer(tmp_path) -> None:
         assert time.monotonic() - started < 1.0
     writer.dispose()
     reader.dispose()
+
+
+def test_the_head_the_code_knows_is_the_newest_migration() -> None:
+    """`HEAD` lets a migrated database be recognised without Alembic: a new
+    migration must move it, or `upgrade` would skip the migration."""
+    assert migrations.HEAD == migrations.head()
