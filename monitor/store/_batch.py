@@ -100,7 +100,7 @@ class Batch:
             if self.hits:
                 self.conn.execute(self.sql.insert_hits, self.hits)
         flat = iter(outcomes)
-        return [list(islice(flat, size)) for size in self.sizes]  # type: ignore[misc]
+        return [list(islice(flat, size)) for size in self.sizes]  # type: ignore[arg-type]  # all set by now
 
     # lookups ---------------------------------------------------------------
 

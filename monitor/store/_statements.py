@@ -8,17 +8,19 @@ from __future__ import annotations
 import json
 from collections.abc import Collection
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import BigInteger, Integer, String, and_, any_, bindparam, func, literal_column, or_, select
+from sqlalchemy import (
+    BigInteger, Integer, String, Table, and_, any_, bindparam, func, literal_column, or_, select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from monitor.store.models import Alert, Feed, StoredHit, StoredItem
 
-feeds_t = Feed.__table__
-items_t = StoredItem.__table__
-hits_t = StoredHit.__table__
-alerts_t = Alert.__table__
+feeds_t = cast(Table, Feed.__table__)
+items_t = cast(Table, StoredItem.__table__)
+hits_t = cast(Table, StoredHit.__table__)
+alerts_t = cast(Table, Alert.__table__)
 CANDIDATE = (items_t.c.id, items_t.c.duplicate_of, items_t.c.fingerprint, items_t.c.canonical_url,
              items_t.c.content_hash)
 BANDS = (items_t.c.fp_band0, items_t.c.fp_band1, items_t.c.fp_band2, items_t.c.fp_band3)
@@ -56,12 +58,13 @@ class Statements:
     def known_guids(self) -> Any:
         """The stored items among (feed id, guid) pairs (see `pairs`): joined pair by
         pair, so each is one probe of the (feed_id, guid) index, whatever the feeds."""
+        pairs: Any
         if self.dialect == "postgresql":
             pairs = (func.unnest(bindparam("feed_ids", type_=postgresql.ARRAY(Integer)),
                                  bindparam("guids", type_=postgresql.ARRAY(String)))
                      .table_valued("feed_id", "guid").render_derived("pairs"))
         else:
-            value = literal_column("value")
+            value: Any = literal_column("value")
             pairs = (select(func.json_extract(value, literal_column("'$[0]'")).label("feed_id"),
                             func.json_extract(value, literal_column("'$[1]'")).label("guid"))
                      .select_from(func.json_each(bindparam("pairs"))).subquery())
