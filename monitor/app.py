@@ -36,8 +36,8 @@ if TYPE_CHECKING:
     from monitor.alerts.routing import Router
     from monitor.items import Hit, Item, Result
     from monitor.pipeline import Pipeline
-    from monitor.pipeline.reports import CycleReport
     from monitor.pipeline.replay import Loaded
+    from monitor.pipeline.reports import CycleReport
     from monitor.rules import Matcher, RuleSet
     from monitor.store.alerts import AlertRow, AttemptRow, DisabledChannel, Outbox, Retried
     from monitor.store.feeds import FeedState

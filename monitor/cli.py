@@ -284,6 +284,7 @@ def feeds(click_ctx: click.Context, as_json: bool) -> None:
     from monitor import app as use
     from monitor.present.dates import duration, when
     from monitor.present.sanitize import printable
+    from monitor.publishing import PublishingHours
     from monitor.report import feed_dict
 
     states = use.feed_states(click_ctx.find_object(Context).app)  # type: ignore[union-attr]
@@ -302,6 +303,10 @@ def feeds(click_ctx: click.Context, as_json: bool) -> None:
             f"items seen {f.items_seen}, interval {duration(f.interval_s)}, "
             f"publishes every {duration(f.publish_gap_s)}"
         )
+        if f.slower_because:
+            click.echo(f"{'':<12} polled less often: {printable(f.slower_because)}")
+        if busiest := PublishingHours.of(f.publish_hours).busiest():
+            click.echo(f"{'':<12} publishes most at {', '.join(busiest)} (UTC)")
         if f.last_error:
             click.echo(f"{'':<12} last error {when(f.last_error_at, 'never')} ({f.consecutive_errors} in a row): "
                        f"{printable(f.last_error)[:200]}")

@@ -73,8 +73,20 @@ class FetchSettings(Section):
 
 class ScheduleSettings(Section):
     tick_s: float = Field(default=15.0, gt=0, description="how often due feeds are claimed")
-    min_interval_s: int = Field(default=300, ge=1)
-    max_interval_s: int = Field(default=6 * 3600, ge=1)
+    latency_target_s: int = Field(
+        default=300, ge=1, description="every source is polled at least this often, unless it asks for less"
+    )
+    min_interval_s: int = Field(default=60, ge=1, description="no source is polled more often than this")
+    max_interval_s: int = Field(
+        default=6 * 3600, ge=1, description="the longest a server's caching headers or <ttl> can delay a poll"
+    )
+    economy: bool = Field(
+        default=False, description="poll less often in hours of the week in which a source never published"
+    )
+    economy_ceiling_s: int = Field(default=3600, ge=1, description="the longest interval economy mode uses")
+    websub_fallback_s: int = Field(
+        default=3600, ge=1, description="polling interval of a source whose WebSub hub pushes its updates"
+    )
     max_backoff_s: int = Field(default=24 * 3600, ge=1)
     lease_s: int = Field(default=300, ge=10, description="a claimed feed is ours for this long")
     stale_after_intervals: int = Field(default=5, ge=2)
@@ -94,6 +106,9 @@ class RetentionSettings(Section):
 class FeedEntry(Section):
     url: str
     title: str | None = None
+    interval_s: int | None = Field(
+        default=None, ge=1, description="poll this source at most this often (slower than the latency target)"
+    )
 
 
 class LogSettings(Section):

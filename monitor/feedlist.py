@@ -20,7 +20,7 @@ def listed_feeds(config: Config) -> list[ListedFeed]:
     feeds: dict[str, ListedFeed] = {}
     for entry in config.settings.feeds:
         url = _check_url(entry.url, f"{config.path}: key 'feeds'")
-        feeds.setdefault(url, ListedFeed(url, entry.title, str(config.path)))
+        feeds.setdefault(url, ListedFeed(url, entry.title, str(config.path), entry.interval_s))
     for opml in config.settings.opml:
         path = opml if opml.is_absolute() else config.base_dir / opml
         for feed in read_opml(path):
@@ -42,8 +42,10 @@ def read_opml(path: Path) -> list[ListedFeed]:
         url = outline.get("xmlUrl")
         if url is None:
             continue  # a folder
-        url = _check_url(url.strip(), f"{path}: outline {outline.get('text') or url!r}")
-        feeds.append(ListedFeed(url, outline.get("title") or outline.get("text"), str(path)))
+        where = f"{path}: outline {outline.get('text') or url!r}"
+        url = _check_url(url.strip(), where)
+        feeds.append(ListedFeed(url, outline.get("title") or outline.get("text"), str(path),
+                                _interval(outline.get("interval_s"), where)))
     return feeds
 
 
@@ -57,9 +59,20 @@ def write_opml(feeds: Sequence[FeedState], *, include_disabled: bool = False) ->
         if not feed.enabled and not include_disabled:
             continue
         title = feed.title or feed.url
-        ET.SubElement(body, "outline", type="rss", text=title, title=title, xmlUrl=feed.url)
+        outline = ET.SubElement(body, "outline", type="rss", text=title, title=title, xmlUrl=feed.url)
+        if feed.configured_interval_s:
+            outline.set("interval_s", str(feed.configured_interval_s))
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+def _interval(value: str | None, where: str) -> int | None:
+    """An outline's `interval_s` attribute: the operator's slower interval, in seconds."""
+    if value is None:
+        return None
+    if not value.strip().isdigit() or int(value) < 1:
+        raise ConfigError(f"{where}: attribute 'interval_s' must be a whole number of seconds, not {value!r}")
+    return int(value)
 
 
 def _check_url(url: str, where: str) -> str:

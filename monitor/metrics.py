@@ -17,7 +17,7 @@ Two kinds, kept apart on purpose:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -44,6 +44,10 @@ FETCH_SECONDS = Histogram(
 ITEMS_INGESTED = Counter(
     "monitor_items_ingested", "New items stored from polled feeds.", registry=REGISTRY,
 )
+PUBLISH_TO_SEEN = Histogram(
+    "monitor_publish_to_seen_seconds", "Delay from an item's publication date to its first sight by a poll.",
+    buckets=(5, 15, 30, 60, 120, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 24 * 3600), registry=REGISTRY,
+)
 MATCHES = Counter(
     "monitor_matches", "New matching stories stored from polled feeds, by rule.",
     ["rule"], registry=REGISTRY,
@@ -58,11 +62,17 @@ def record_poll(result: str) -> None:
     FETCHES.labels(result=result).inc()
 
 
-def record_ingested(new_items: int, matched_rules: Iterable[Iterable[str]] = ()) -> None:
-    """Count the items a poll stored, and for each new matching story (not an
-    extra source of a known one) the rules it matched."""
+def record_ingested(
+    new_items: int, matched_rules: Iterable[Iterable[str]] = (), delays: Iterable[timedelta] = ()
+) -> None:
+    """Count the items a poll stored, for each new matching story (not an extra
+    source of a known one) the rules it matched, and each dated item's delay from
+    publication (a date in the future, a wrong clock, is left out)."""
     if new_items:
         ITEMS_INGESTED.inc(new_items)
+    for delay in delays:
+        if delay >= timedelta(0):
+            PUBLISH_TO_SEEN.observe(delay.total_seconds())
     for rules in matched_rules:
         for rule in rules:
             MATCHES.labels(rule=rule).inc()

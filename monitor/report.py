@@ -16,6 +16,7 @@ from monitor.items import Hit, Item, Result
 from monitor.present.dates import iso
 from monitor.present.sanitize import printable
 from monitor.present.snippets import plain_snippet
+from monitor.publishing import PublishingHours
 
 if TYPE_CHECKING:
     from monitor.store.alerts import AlertRow, AttemptRow
@@ -111,6 +112,8 @@ def feed_dict(f: FeedState) -> dict[str, Any]:
         "consecutive_errors": f.consecutive_errors, "next_poll_at": iso(f.next_poll_at),
         "items_seen": f.items_seen, "interval_s": f.interval_s, "publish_gap_s": f.publish_gap_s,
         "stale": f.stale, "lease_owner": f.lease_owner, "listed_in": f.listed_in,
+        "configured_interval_s": f.configured_interval_s, "slower_because": f.slower_because,
+        "busiest_hours": PublishingHours.of(f.publish_hours).busiest(),
     }
 
 

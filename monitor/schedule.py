@@ -1,9 +1,13 @@
-"""When to poll a feed next: pure decisions, no I/O.
+"""When to poll a source next: pure decisions, no I/O.
 
-A feed that publishes hourly is polled about every half hour, one that publishes
-weekly every few hours, always within [min_interval, max_interval] and never
-sooner than the server's own caching headers allow. Failures back off
-exponentially but never give up: a feed that is down for a week is retried
+The interval is a latency target, not a guess at the publishing rate: every
+source is polled every `latency_target_s` (five minutes by default), however
+rarely it publishes, so a new item waits at most that long. It is polled less
+often only when its server asks (Cache-Control, Expires, RSS `<ttl>`,
+Retry-After), when the operator set a slower interval for it, when a WebSub hub
+pushes its updates, or, with `economy`, in hours of the week in which it has
+never published; `Plan.slower_because` says which. Failures back off
+exponentially but never give up: a source that is down for a week is retried
 every day and comes back by itself.
 """
 
@@ -15,19 +19,29 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from monitor.config import ScheduleSettings
+from monitor.publishing import PublishingHours
 
-JITTER = 0.1  # ±10 %, so feeds added together drift apart instead of polling in bursts
+JITTER = 0.1  # up to 10 % early, so sources added together drift apart; never late
 
 
 @dataclass(frozen=True, slots=True)
 class Plan:
     next_poll_at: datetime
     interval_s: int  # the regular polling interval after this poll
-    publish_gap_s: float | None  # the feed's typical time between entries
+    publish_gap_s: float | None  # the source's typical time between entries
+    slower_because: str | None = None  # why the next poll is later than the latency target
+
+
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """How long the server asked us to wait, and how it said so."""
+
+    seconds: float
+    how: str  # "Cache-Control/Expires", "RSS ttl"
 
 
 def publish_gap(published: Sequence[datetime]) -> float | None:
-    """Mean gap between the feed's entries, from their own dates (None if < 2)."""
+    """Mean gap between the source's entries, from their own dates (None if < 2)."""
     dates = sorted({d for d in published if d is not None})
     if len(dates) < 2:
         return None
@@ -38,30 +52,32 @@ def after_success(
     settings: ScheduleSettings,
     now: datetime,
     *,
-    previous_interval_s: int | None,
     previous_gap_s: float | None,
     published: Sequence[datetime],
-    new_items: int,
-    cache_s: float | None,
+    asked: Sequence[Asked] = (),
+    configured_interval_s: int | None = None,
+    hours: PublishingHours | None = None,
+    pushed: bool = False,
     rng: random.Random = random._inst,  # type: ignore[attr-defined]
 ) -> Plan:
-    """Adapt the interval to how often the feed publishes.
-
-    With dated entries, poll at half the typical gap (so a new item waits on
-    average a quarter gap). Without dates, nudge: faster when something new
-    arrived, slower when nothing did.
-    """
+    """The next poll after a good one (see the module docstring for the rule)."""
     gap = publish_gap(published) or previous_gap_s
-    if gap is not None:
-        interval = gap / 2
-    else:
-        current = previous_interval_s or settings.min_interval_s
-        interval = current * (0.75 if new_items else 1.25)
-    interval = min(max(interval, settings.min_interval_s), settings.max_interval_s)
-    delay = interval * (1 + rng.uniform(-JITTER, JITTER))
-    if cache_s is not None:
-        delay = max(delay, cache_s)  # the server asked us not to come back sooner
-    return Plan(now + timedelta(seconds=delay), int(interval), gap)
+    interval, why = float(max(settings.latency_target_s, settings.min_interval_s)), None
+    if configured_interval_s is not None and configured_interval_s > interval:
+        interval, why = configured_interval_s, f"operator's interval ({configured_interval_s} s)"
+    if pushed and settings.websub_fallback_s > interval:
+        interval, why = settings.websub_fallback_s, "WebSub hub pushes its updates"
+    delay = interval * (1 - rng.uniform(0, JITTER))
+    if settings.economy and hours is not None and hours.known and why is None:
+        quiet = hours.until_active(now).total_seconds()
+        if quiet > delay:
+            delay = min(quiet, settings.economy_ceiling_s)
+            why = "economy: no publication seen at this hour"
+    for request in sorted(asked, key=lambda a: -a.seconds)[:1]:
+        wanted = min(request.seconds, settings.max_interval_s)
+        if wanted > delay:
+            delay, why = wanted, f"server asked ({request.how}: {int(request.seconds)} s)"
+    return Plan(now + timedelta(seconds=delay), int(interval), gap, why)
 
 
 def after_failure(
@@ -72,17 +88,19 @@ def after_failure(
     consecutive_errors: int,
     retry_after_s: float | None,
     rng: random.Random = random._inst,  # type: ignore[attr-defined]
-) -> datetime:
-    """Exponential backoff from the feed's own interval, capped, with jitter;
+) -> Plan:
+    """Exponential backoff from the source's own interval, capped, with jitter;
     a server's Retry-After is a floor, not a suggestion."""
-    base = interval_s or settings.min_interval_s
+    base = interval_s or settings.latency_target_s
     exponent = min(max(consecutive_errors - 1, 0), 30)
     delay = min(base * 2**exponent, settings.max_backoff_s)
     delay *= 1 + rng.uniform(-JITTER, JITTER)
     delay = min(delay, settings.max_backoff_s)
-    if retry_after_s is not None:
-        delay = max(delay, min(retry_after_s, settings.max_backoff_s))
-    return now + timedelta(seconds=delay)
+    why = None
+    if retry_after_s is not None and retry_after_s > delay:
+        delay = min(retry_after_s, settings.max_backoff_s)
+        why = f"server asked (Retry-After: {int(retry_after_s)} s)"
+    return Plan(now + timedelta(seconds=delay), base, None, why)
 
 
 def is_stale(
@@ -97,4 +115,4 @@ def is_stale(
     if publish_gap_s is None or last_new_item_at is None or publish_gap_s > 86_400:
         return False
     silence = (now - last_new_item_at).total_seconds()
-    return silence > settings.stale_after_intervals * max(publish_gap_s, settings.min_interval_s)
+    return silence > settings.stale_after_intervals * max(publish_gap_s, settings.latency_target_s)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,6 +32,7 @@ from monitor.items import Prepared, Result
 from monitor.pipeline.reports import CycleReport, PollReport
 from monitor.pipeline.steps import Pipeline
 from monitor.pipeline.workers import PreparedFeed, prepare_feed
+from monitor.publishing import PublishingHours, publication_time
 from monitor.store.feeds import FeedState, FeedStore, Success
 
 T = TypeVar("T")
@@ -346,41 +347,32 @@ class Poller:
             return await self._failed(feed, str(exc), exc.retry_after_s, gone=exc.gone, kind=exc.kind)
 
         now = datetime.now(UTC)
+        asked = [schedule.Asked(fetched.max_age_s, "Cache-Control/Expires")] if fetched.max_age_s else []
+        hours = PublishingHours.of(feed.publish_hours)
         if fetched.status == 304 or fetched.body is None:
-            plan = schedule.after_success(
-                self.settings, now, previous_interval_s=feed.interval_s, previous_gap_s=feed.publish_gap_s,
-                published=[], new_items=0, cache_s=fetched.max_age_s,
-            )
+            plan = self._plan(feed, now, asked, hours, published=[])
             self._successes.add(Success(
                 feed.id, now, plan.next_poll_at, plan.interval_s, etag=fetched.etag or feed.etag,
                 last_modified=fetched.last_modified or feed.last_modified,
                 stale=schedule.is_stale(self.settings, now, publish_gap_s=feed.publish_gap_s,
                                         last_new_item_at=feed.newest_entry_at),
+                slower_because=plan.slower_because,
             ))
             log.info("poll", feed=feed.url, result="not-modified", next_poll_at=plan.next_poll_at.isoformat(),
                      ms=round((time.monotonic() - started) * 1000))
             return PollReport(feed.id, feed.url, "not-modified")
 
-        loop = asyncio.get_running_loop()
         try:
-            prepared: PreparedFeed = await loop.run_in_executor(
-                self.cpu, prepare_feed, fetched.body, dict(fetched.headers), feed.url
-            )
+            prepared = await self._prepare(feed.url, fetched.body, fetched.headers)
         except FeedError as exc:
             return await self._failed(feed, str(exc), None, kind="parse")
-
-        results = await self._committer.commit(feed.url, prepared.entries)
-        if self.on_alerts is not None and any(r.outcome.alert_ids for r in results):
-            self.on_alerts()
-        new = [r for r in results if r.outcome.item_id is not None]
-        matched = sum(1 for r in new if r.hits)
-        metrics.record_ingested(len(new), [r.rules for r in new if r.hits and r.outcome.story_id is None])
+        new = await self._commit(feed.url, prepared, now)
+        if prepared.ttl_s:
+            asked.append(schedule.Asked(prepared.ttl_s, "RSS ttl"))
+        if new:
+            hours = hours.add(publication_time(r.item.published, now) for r in new)
         newest = max(prepared.published, default=None)
-        cache_s = max(filter(None, (fetched.max_age_s, prepared.ttl_s)), default=None)
-        plan = schedule.after_success(
-            self.settings, now, previous_interval_s=feed.interval_s, previous_gap_s=feed.publish_gap_s,
-            published=prepared.published, new_items=len(new), cache_s=cache_s,
-        )
+        plan = self._plan(feed, now, asked, hours, published=prepared.published)
         self._successes.add(Success(
             feed.id, now, plan.next_poll_at, plan.interval_s, etag=fetched.etag,
             last_modified=fetched.last_modified, title=prepared.title, publish_gap_s=plan.publish_gap_s,
@@ -388,28 +380,65 @@ class Poller:
             stale=schedule.is_stale(self.settings, now, publish_gap_s=plan.publish_gap_s,
                                     last_new_item_at=newest or feed.newest_entry_at),
             problem=f"malformed feed: {prepared.problem}" if prepared.problem else None,
+            slower_because=plan.slower_because, publish_hours=list(hours.counts) if new else None,
         ))
+        matched = sum(1 for r in new if r.hits)
         log.info(
-            "poll", feed=feed.url, result="fetched", items=len(results), new=len(new), matched=matched,
+            "poll", feed=feed.url, result="fetched", items=len(prepared.entries), new=len(new), matched=matched,
             malformed=prepared.problem is not None, next_poll_at=plan.next_poll_at.isoformat(),
             ms=round((time.monotonic() - started) * 1000),
         )
+        return PollReport(feed.id, feed.url, "new" if new else "unchanged", len(prepared.entries), len(new),
+                          matched)
+
+    def _plan(
+        self, feed: FeedState, now: datetime, asked: Sequence[schedule.Asked], hours: PublishingHours,
+        *, published: Sequence[datetime],
+    ) -> schedule.Plan:
+        return schedule.after_success(
+            self.settings, now, previous_gap_s=feed.publish_gap_s, published=published, asked=asked,
+            configured_interval_s=feed.configured_interval_s, hours=hours, pushed=feed.pushed(now),
+        )
+
+    async def _prepare(self, source: str, body: bytes, headers: Mapping[str, str]) -> PreparedFeed:
+        """Parse and prepare a feed document in a worker (FeedError: not a feed)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.cpu, prepare_feed, body, dict(headers), source)
+
+    async def _commit(self, source: str, prepared: PreparedFeed, now: datetime) -> list[Result]:
+        """Commit a prepared document's entries; the results of the items stored new."""
+        results = await self._committer.commit(source, prepared.entries)
+        if self.on_alerts is not None and any(r.outcome.alert_ids for r in results):
+            self.on_alerts()
+        new = [r for r in results if r.outcome.item_id is not None]
+        metrics.record_ingested(len(new), [r.rules for r in new if r.hits and r.outcome.story_id is None],
+                                [now - r.item.published for r in new if r.item.published])
         for r in new:
             if r.hits and r.outcome.story_id is None:
-                log.info("match", feed=feed.url, item_id=r.outcome.item_id, rules=",".join(r.rules),
+                log.info("match", feed=source, item_id=r.outcome.item_id, rules=",".join(r.rules),
                          title=r.item.title[:200])
-        return PollReport(feed.id, feed.url, "new" if new else "unchanged", len(results), len(new), matched)
+        return new
+
+    async def ingest_pushed(self, source: str, body: bytes, headers: Mapping[str, str]) -> int:
+        """A document a WebSub hub pushed for `source`: the same prepare and commit as a
+        poll, at once; its schedule is left to polling. The number of new items."""
+        prepared = await self._prepare(source, body, headers)
+        new = await self._commit(source, prepared, datetime.now(UTC))
+        log.info("push", feed=source, items=len(prepared.entries), new=len(new))
+        return len(new)
 
     async def _failed(
         self, feed: FeedState, error: str, retry_after_s: float | None, *, gone: bool = False, kind: str = "error"
     ) -> PollReport:
         now = datetime.now(UTC)
         errors = feed.consecutive_errors + 1
-        next_poll_at = schedule.after_failure(
+        plan = schedule.after_failure(
             self.settings, now, interval_s=feed.interval_s, consecutive_errors=errors, retry_after_s=retry_after_s
         )
+        next_poll_at = plan.next_poll_at
         await self._db(
-            self.feeds.record_failure, feed.id, self.owner, now=now, error=error, next_poll_at=next_poll_at, gone=gone
+            self.feeds.record_failure, feed.id, self.owner, now=now, error=error, next_poll_at=next_poll_at,
+            gone=gone, slower_because=plan.slower_because,
         )
         if gone:
             log.warning("feed_disabled", feed=feed.url, reason=error)

@@ -11,7 +11,17 @@ from functools import cached_property
 from typing import Any, cast
 
 from sqlalchemy import (
-    BigInteger, Integer, String, Table, and_, any_, bindparam, func, literal_column, or_, select,
+    BigInteger,
+    Integer,
+    String,
+    Table,
+    and_,
+    any_,
+    bindparam,
+    func,
+    literal_column,
+    or_,
+    select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 

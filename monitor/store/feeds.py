@@ -34,6 +34,7 @@ class ListedFeed:
     url: str
     title: str | None
     listed_in: str
+    interval_s: int | None = None  # the operator's slower interval for this source
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,13 @@ class FeedState:
     consecutive_errors: int
     items_seen: int
     listed_in: str | None
+    configured_interval_s: int | None
+    slower_because: str | None
+    publish_hours: list[int] | None
+    push_until: datetime | None  # a verified WebSub subscription pushes this feed's updates until then
+
+    def pushed(self, now: datetime) -> bool:
+        return self.push_until is not None and self.push_until > now
 
     @property
     def health(self) -> FeedHealth:
@@ -94,6 +102,8 @@ class Success:
     newest_entry_at: datetime | None = None  # None: keep the stored one
     stale: bool = False
     problem: str | None = None  # a malformed-but-usable feed succeeds, and still says what is wrong
+    slower_because: str | None = None  # why the next poll is past the latency target
+    publish_hours: list[int] | None = None  # None: keep the stored ones
 
     def params(self, owner: str) -> dict[str, object]:
         return {
@@ -101,8 +111,9 @@ class Success:
             "interval_s": self.interval_s, "etag": self.etag, "last_modified": self.last_modified,
             "last_polled_at": self.now, "last_success_at": self.now, "stale": self.stale,
             "last_error": self.problem, "last_error_at": self.now if self.problem else None,
+            "slower_because": self.slower_because,
             "b_title": self.title or None, "b_publish_gap_s": self.publish_gap_s,
-            "b_newest_entry_at": self.newest_entry_at,
+            "b_newest_entry_at": self.newest_entry_at, "b_publish_hours": self.publish_hours,
         }
 
 
@@ -120,9 +131,10 @@ _RECORD_SUCCESS = (
     .values(
         {name: bindparam(name, type_=feeds_t.c[name].type) for name in (
             "next_poll_at", "interval_s", "etag", "last_modified", "last_polled_at", "last_success_at",
-            "stale", "last_error", "last_error_at",
+            "stale", "last_error", "last_error_at", "slower_because",
         )}
-        | {name: _keep_unless_given(name) for name in ("title", "publish_gap_s", "newest_entry_at")}
+        | {name: _keep_unless_given(name)
+           for name in ("title", "publish_gap_s", "newest_entry_at", "publish_hours")}
         | {"consecutive_errors": 0, "lease_owner": None, "lease_until": None}
     )
 )
@@ -168,12 +180,12 @@ class FeedStore:
                         self._insert_new().values(
                             url=url, kind="http", title=feed.title, listed_in=feed.listed_in,
                             enabled=True, next_poll_at=now, consecutive_errors=0, items_seen=0,
-                            stale=False, created_at=now,
+                            stale=False, created_at=now, configured_interval_s=feed.interval_s,
                         ).returning(feeds_t.c.id)
                     ).first()
                     added += inserted is not None
                     continue
-                values: dict[str, object] = {"listed_in": feed.listed_in}
+                values: dict[str, object] = {"listed_in": feed.listed_in, "configured_interval_s": feed.interval_s}
                 if feed.title:
                     values["title"] = feed.title
                 if not row.enabled and row.disabled_reason == REMOVED:
@@ -268,10 +280,11 @@ class FeedStore:
         newest_entry_at: datetime | None = None,
         stale: bool = False,
         problem: str | None = None,
+        slower_because: str | None = None,
     ) -> bool:
         """Store the outcome of a good poll; False if our lease was lost meanwhile."""
         success = Success(feed_id, now, next_poll_at, interval_s, etag, last_modified, title, publish_gap_s,
-                          newest_entry_at, stale, problem)
+                          newest_entry_at, stale, problem, slower_because)
         return self.record_many(owner, [success]) == 1
 
     def record_many(self, owner: str, successes: Sequence[Success]) -> int:
@@ -287,11 +300,13 @@ class FeedStore:
             return conn.execute(_RECORD_SUCCESS, [s.params(owner) for s in successes]).rowcount
 
     def record_failure(
-        self, feed_id: int, owner: str, *, now: datetime, error: str, next_poll_at: datetime, gone: bool = False
+        self, feed_id: int, owner: str, *, now: datetime, error: str, next_poll_at: datetime, gone: bool = False,
+        slower_because: str | None = None,
     ) -> bool:
         values: dict[str, object] = dict(
             next_poll_at=next_poll_at, last_polled_at=now, last_error=error, last_error_at=now,
             consecutive_errors=feeds_t.c.consecutive_errors + 1, lease_owner=None, lease_until=None,
+            slower_because=slower_because,
         )
         if gone:
             values.update(enabled=False, disabled_reason=f"410 Gone: {error}")

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, inspect, text
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
 
-HEAD = "0003"  # the newest migration in alembic/versions (tests check it against Alembic)
+HEAD = "0004"  # the newest migration in alembic/versions (tests check it against Alembic)
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 

@@ -92,6 +92,11 @@ class Feed(Base):
     consecutive_errors: Mapped[int] = mapped_column(Integer, default=0)
     items_seen: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    configured_interval_s: Mapped[int | None] = mapped_column(Integer)  # the operator's slower interval
+    push_until: Mapped[datetime | None] = mapped_column(UtcDateTime())  # a WebSub hub pushes until then
+    slower_because: Mapped[str | None] = mapped_column(String(200))  # why the next poll is past the target
+    # publications per hour of the week; a None given means SQL NULL ("keep" in FeedStore), not JSON null
+    publish_hours: Mapped[list[int] | None] = mapped_column(JSON(none_as_null=True))
 
 
 class StoredItem(Base):
@@ -218,3 +223,25 @@ class ChannelState(Base):
     disabled_at: Mapped[datetime] = mapped_column(UtcDateTime())
     reason: Mapped[str] = mapped_column(Text)
     config_hash: Mapped[str] = mapped_column(String(64))
+
+
+class Subscription(Base):
+    """A WebSub subscription: a hub pushes a feed's updates to our callback."""
+
+    __tablename__ = "websub_subscriptions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"), unique=True)
+    hub: Mapped[str] = mapped_column(String(2048))
+    topic: Mapped[str] = mapped_column(String(2048))
+    token: Mapped[str] = mapped_column(String(64), unique=True)  # the callback URL's last segment
+    secret: Mapped[str] = mapped_column(String(128))  # HMAC key the hub signs deliveries with
+    state: Mapped[str] = mapped_column(String(20))  # SubscriptionState
+    lease_s: Mapped[int | None] = mapped_column(Integer)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    requested_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    verified_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_push_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    pushes: Mapped[int] = mapped_column(Integer, default=0)
+    refused: Mapped[int] = mapped_column(Integer, default=0)  # deliveries dropped: unsigned or badly signed
+    last_error: Mapped[str | None] = mapped_column(Text)
