@@ -93,6 +93,7 @@ class Prepared:
     fingerprint: Fingerprint
     canonical_url: str | None
     alerts: Sequence[AlertRequest] = ()
+    delay_s: float | None = None  # publication to first sight by a live poll (None: unknown, or a backlog)
 
 
 SourceBatch = tuple[str, Sequence[Prepared]]

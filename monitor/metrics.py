@@ -17,7 +17,7 @@ Two kinds, kept apart on purpose:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -63,16 +63,15 @@ def record_poll(result: str) -> None:
 
 
 def record_ingested(
-    new_items: int, matched_rules: Iterable[Iterable[str]] = (), delays: Iterable[timedelta] = ()
+    new_items: int, matched_rules: Iterable[Iterable[str]] = (), delays_s: Iterable[float] = ()
 ) -> None:
     """Count the items a poll stored, for each new matching story (not an extra
-    source of a known one) the rules it matched, and each dated item's delay from
-    publication (a date in the future, a wrong clock, is left out)."""
+    source of a known one) the rules it matched, and each item's delay from
+    publication to first sight (`monitor.publishing.seen_delay`)."""
     if new_items:
         ITEMS_INGESTED.inc(new_items)
-    for delay in delays:
-        if delay >= timedelta(0):
-            PUBLISH_TO_SEEN.observe(delay.total_seconds())
+    for delay in delays_s:
+        PUBLISH_TO_SEEN.observe(delay)
     for rules in matched_rules:
         for rule in rules:
             MATCHES.labels(rule=rule).inc()
@@ -94,6 +93,7 @@ class DatabaseCollector(Collector):
             alerts = self.queries.alerts_by_state()
             backlog = self.queries.outbox_backlog(self.clock())
             feeds = self.queries.feeds_by_health()
+            delays = self.queries.delays(now=self.clock())
         except Exception as exc:  # reported as a gauge, and logged for the operator
             log.warning("metrics_database_failed", error=f"{type(exc).__name__}: {exc}")
             up.add_metric([], 0)
@@ -120,6 +120,16 @@ class DatabaseCollector(Collector):
         for health, n in sorted(feeds.items()):
             by_health.add_metric([health], n)
         yield by_health
+
+        delay = GaugeMetricFamily(
+            "monitor_feed_publish_to_seen_seconds",
+            "Per feed, the delay from publication to first sight over the last 30 days (median, p95).",
+            labels=["feed_id", "quantile"],
+        )
+        for feed_id, d in sorted(delays.items()):
+            delay.add_metric([str(feed_id), "0.5"], d.median_s)
+            delay.add_metric([str(feed_id), "0.95"], d.p95_s)
+        yield delay
 
 
 class TickAgeCollector(Collector):

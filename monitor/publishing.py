@@ -27,6 +27,14 @@ def publication_time(published: datetime | None, seen_at: datetime) -> datetime:
     return published
 
 
+def seen_delay(published: datetime | None, seen_at: datetime) -> float | None:
+    """Seconds from an item's publication to its first sight; None when its date
+    cannot be trusted for that (missing, in the future, or a backfill)."""
+    if published is None or not seen_at - PLAUSIBLE_PAST <= published <= seen_at:
+        return None
+    return (seen_at - published).total_seconds()
+
+
 @dataclass(frozen=True, slots=True)
 class PublishingHours:
     """Publications seen in each of the 168 hours of the week (Monday 00h UTC first)."""

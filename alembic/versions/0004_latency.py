@@ -1,5 +1,5 @@
 """latency: the operator's interval, why a source is polled less often, its
-publishing hours, and WebSub subscriptions
+publishing hours, each item's delay from publication, and WebSub subscriptions
 
 Revision ID: 0004
 Revises: 0003
@@ -23,6 +23,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("push_until", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("slower_because", sa.String(length=200), nullable=True))
         batch_op.add_column(sa.Column("publish_hours", sa.JSON(), nullable=True))
+    with op.batch_alter_table("items", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("delay_s", sa.Float(), nullable=True))
     op.create_table(
         "websub_subscriptions",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -50,6 +52,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("websub_subscriptions")
+    with op.batch_alter_table("items", schema=None) as batch_op:
+        batch_op.drop_column("delay_s")
     with op.batch_alter_table("feeds", schema=None) as batch_op:
         batch_op.drop_column("publish_hours")
         batch_op.drop_column("slower_because")

@@ -19,7 +19,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -32,7 +32,7 @@ from monitor.items import Prepared, Result
 from monitor.pipeline.reports import CycleReport, PollReport
 from monitor.pipeline.steps import Pipeline
 from monitor.pipeline.workers import PreparedFeed, prepare_feed
-from monitor.publishing import PublishingHours, publication_time
+from monitor.publishing import PublishingHours, publication_time, seen_delay
 from monitor.store.feeds import FeedState, FeedStore, Success
 
 T = TypeVar("T")
@@ -366,7 +366,7 @@ class Poller:
             prepared = await self._prepare(feed.url, fetched.body, fetched.headers)
         except FeedError as exc:
             return await self._failed(feed, str(exc), None, kind="parse")
-        new = await self._commit(feed.url, prepared, now)
+        new = await self._commit(feed.url, prepared, now, live=feed.last_success_at is not None)
         if prepared.ttl_s:
             asked.append(schedule.Asked(prepared.ttl_s, "RSS ttl"))
         if new:
@@ -405,14 +405,20 @@ class Poller:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.cpu, prepare_feed, body, dict(headers), source)
 
-    async def _commit(self, source: str, prepared: PreparedFeed, now: datetime) -> list[Result]:
-        """Commit a prepared document's entries; the results of the items stored new."""
-        results = await self._committer.commit(source, prepared.entries)
+    async def _commit(self, source: str, prepared: PreparedFeed, now: datetime, *, live: bool) -> list[Result]:
+        """Commit a prepared document's entries; the results of the items stored new.
+        `live`: seen as they are published, so each dated item's delay counts (a
+        source's first poll takes its whole backlog, which says nothing of latency)."""
+        entries = prepared.entries
+        if live:
+            entries = [replace(p, delay_s=seen_delay(p.item.published, now)) for p in entries]
+        results = await self._committer.commit(source, entries)
         if self.on_alerts is not None and any(r.outcome.alert_ids for r in results):
             self.on_alerts()
         new = [r for r in results if r.outcome.item_id is not None]
-        metrics.record_ingested(len(new), [r.rules for r in new if r.hits and r.outcome.story_id is None],
-                                [now - r.item.published for r in new if r.item.published])
+        delays = [entry.delay_s for entry, r in zip(entries, results, strict=True)
+                  if r.outcome.item_id is not None and entry.delay_s is not None]
+        metrics.record_ingested(len(new), [r.rules for r in new if r.hits and r.outcome.story_id is None], delays)
         for r in new:
             if r.hits and r.outcome.story_id is None:
                 log.info("match", feed=source, item_id=r.outcome.item_id, rules=",".join(r.rules),
@@ -423,7 +429,7 @@ class Poller:
         """A document a WebSub hub pushed for `source`: the same prepare and commit as a
         poll, at once; its schedule is left to polling. The number of new items."""
         prepared = await self._prepare(source, body, headers)
-        new = await self._commit(source, prepared, datetime.now(UTC))
+        new = await self._commit(source, prepared, datetime.now(UTC), live=True)
         log.info("push", feed=source, items=len(prepared.entries), new=len(new))
         return len(new)
 

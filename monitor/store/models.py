@@ -135,6 +135,7 @@ class StoredItem(Base):
     duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("items.id"), index=True)
     matched: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     # An analyst's judgement: None = not judged, "not-relevant" = kept but labelled.
+    delay_s: Mapped[float | None] = mapped_column(Float)  # publication to first sight, live polls only
     relevance: Mapped[str | None] = mapped_column(String(20))
     labelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 

@@ -12,6 +12,8 @@ item and its hits, and suppresses the alerts not yet sent, in one transaction.
 
 from __future__ import annotations
 
+import math
+import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -45,6 +47,7 @@ attempts_t = DeliveryAttempt.__table__
 
 HEALTH_STATES = tuple(FeedHealth)
 ALERT_STATES = tuple(AlertState)  # always reported, even at zero
+DELAY_DAYS = 30  # the window of the publication-to-first-sight figures
 
 
 class MatchNotFound(InputError, LookupError):
@@ -115,6 +118,16 @@ class FeedActivity:
     state: FeedState
     items_recent: int  # items stored in the window
     items_per_day: float
+    delay: Delay | None = None  # publication to first sight, over the last `DELAY_DAYS`
+
+
+@dataclass(frozen=True, slots=True)
+class Delay:
+    """How long after publication a source's items were first seen (live polls only)."""
+
+    median_s: float
+    p95_s: float
+    items: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,6 +322,20 @@ class DashboardQueries:
 
     # feeds -------------------------------------------------------------------
 
+    def delays(self, *, now: datetime | None = None) -> dict[int, Delay]:
+        """Per feed, the median and 95th percentile delay from publication to first
+        sight over the last DELAY_DAYS (`items.delay_s`, set by live polls)."""
+        since = (now or datetime.now(UTC)) - timedelta(days=DELAY_DAYS)
+        by_feed: dict[int, list[float]] = defaultdict(list)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(items_t.c.feed_id, items_t.c.delay_s)
+                .where(items_t.c.ingested_at >= since, items_t.c.delay_s.is_not(None))
+            )
+            for feed_id, delay in rows:
+                by_feed[feed_id].append(delay)
+        return {feed_id: _delay(values) for feed_id, values in by_feed.items()}
+
     def feeds(self, *, days: int = 7, now: datetime | None = None) -> list[FeedActivity]:
         """Every polled feed with its health and its items per day over `days` days.
 
@@ -324,12 +351,13 @@ class DashboardQueries:
         with self.engine.connect() as conn:
             counts = {r.feed_id: int(r.n) for r in conn.execute(recent)}
             created = {r.id: r.created_at for r in conn.execute(select(feeds_t.c.id, feeds_t.c.created_at))}
+        delays = self.delays(now=now)
         result = []
         for state in FeedStore(self.engine).all():
             start = max(since, created.get(state.id) or since)
             window_days = max((now - start).total_seconds() / 86400, 1.0)
             n = counts.get(state.id, 0)
-            result.append(FeedActivity(state, n, n / window_days))
+            result.append(FeedActivity(state, n, n / window_days, delays.get(state.id)))
         return result
 
     # metrics -----------------------------------------------------------------
@@ -417,3 +445,9 @@ def _as_utc(value: object) -> datetime | None:
     if not isinstance(value, datetime):
         value = datetime.fromisoformat(str(value))
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _delay(values: list[float]) -> Delay:
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]  # nearest rank
+    return Delay(statistics.median(ordered), p95, len(ordered))

@@ -18,7 +18,7 @@ from markupsafe import Markup
 from starlette.templating import Jinja2Templates
 
 from monitor.items import Hit
-from monitor.present.dates import ago, iso, when
+from monitor.present.dates import ago, duration, iso, when
 from monitor.present.sanitize import safe_href, xml_text
 from monitor.present.snippets import as_html, dashboard_mark, feed_mark, snippet, whole
 
@@ -49,6 +49,6 @@ def make_templates() -> Jinja2Templates:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(when=when, iso=iso_attribute, ago=ago, xmlsafe=xml_text, safe_href=safe_href)
+    env.filters.update(when=when, iso=iso_attribute, ago=ago, duration=duration, xmlsafe=xml_text, safe_href=safe_href)
     env.globals.update(highlight=highlight, snippet=snippet_html)
     return Jinja2Templates(env=env)

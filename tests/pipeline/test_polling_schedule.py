@@ -85,3 +85,30 @@ def test_the_operators_interval_per_source_slows_only_that_source(
     assert found[usual].next_poll_at - started <= timedelta(seconds=TARGET + 5)
     code, out, _ = invoke(config, "feeds", "export")
     assert 'interval_s="3600"' in out
+
+
+def test_a_live_poll_records_each_items_delay_from_publication_and_a_first_poll_does_not(
+    server: FeedServer, tmp_path: Path, db_url: str
+) -> None:
+    from sqlalchemy import select
+
+    from monitor.store.models import StoredItem
+    from monitor.store.queries import DashboardQueries
+
+    path = "/live.xml"
+    url = server.add_feed(path, dated(3))
+    config = write_config(tmp_path, db_url, [url])
+    cycle(config)  # the backlog: its dates say nothing about latency
+    fresh = {"title": "ILO statement", "guid": "fresh", "link": "https://ministry.example/fresh",
+             "description": "The ILO said.", "pubDate": datetime.now(UTC) - timedelta(minutes=3)}
+    server.publish(path, feed_xml([fresh]))
+    cycle(config, all_feeds=True)
+
+    app = App(load_config(config))
+    with app.engine.connect() as conn:
+        delays = dict(conn.execute(select(StoredItem.guid, StoredItem.delay_s)).all())
+    (feed_delay,) = DashboardQueries(app.engine).delays().values()
+    app.engine.dispose()
+    assert all(delay is None for guid, delay in delays.items() if guid != "fresh")
+    assert 179 <= delays["fresh"] < 3600  # published 3 min before the poll (pubDate has whole seconds)
+    assert feed_delay.items == 1 and feed_delay.median_s == delays["fresh"]

@@ -338,3 +338,29 @@ def test_templates_and_static_files_ship_inside_the_package() -> None:
 
     root = Path(monitor.web.__file__).parent
     assert (root / "templates" / "base.html").is_file() and (root / "static" / "style.css").is_file()
+
+
+def test_latency_shows_on_the_match_page_the_feeds_page_and_in_metrics(served: Served) -> None:
+    """Publication, first sight and the alert's sending on a match; per source, the
+    median and p95 delay over 30 days (only items seen by live polls count)."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from monitor.store.models import Alert, StoredItem
+
+    server, db = served
+    seen = datetime.now(UTC) - timedelta(hours=1)
+    with db.engine.begin() as conn:
+        conn.execute(update(StoredItem).where(StoredItem.id == db.evil).values(
+            published_at=seen - timedelta(minutes=4), ingested_at=seen, delay_s=240.0))
+        conn.execute(update(Alert).where(Alert.item_id == db.evil).values(
+            state="sent", sent_at=seen + timedelta(seconds=30)))
+    with server.client() as client:
+        match = client.get(f"/matches/{db.evil}").text
+        feeds = client.get("/feeds").text
+        metrics = client.get("/metrics").text
+    assert "4 min after publication" in match and "4.5 min after publication" in match
+    row = re.search(rf'data-feed-id="{db.evil_feed}">(.*?)</tr>', feeds, re.S)
+    assert row is not None and "4 min / 4 min" in row.group(1)
+    assert f'monitor_feed_publish_to_seen_seconds{{feed_id="{db.evil_feed}",quantile="0.95"}} 240.0' in metrics
