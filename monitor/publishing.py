@@ -19,10 +19,16 @@ def hour_of_week(at: datetime) -> int:
     return at.weekday() * 24 + at.hour
 
 
-def publication_time(published: datetime | None, seen_at: datetime) -> datetime:
-    """When an item was published, as far as we can tell: its own date when it is
-    plausible, else when we first saw it."""
-    if published is None or not seen_at - PLAUSIBLE_PAST <= published <= seen_at + PLAUSIBLE_FUTURE:
+def publication_time(published: datetime | None, seen_at: datetime, *, live: bool = True) -> datetime | None:
+    """When an item was published, as far as we can tell. Seen by a live poll: its
+    own date when plausible, else when we first saw it. Seen in a source's backlog
+    (its first poll): its own date however old, and None without one, since the
+    arrival time then says nothing."""
+    if published is not None and published > seen_at + PLAUSIBLE_FUTURE:
+        published = None  # a wrong clock
+    if not live:
+        return published
+    if published is None or published < seen_at - PLAUSIBLE_PAST:
         return seen_at
     return published
 

@@ -97,6 +97,9 @@ def test_publishing_hours_name_the_busiest_hours_and_read_implausible_dates_as_a
     assert publication_time(datetime(2020, 1, 1, tzinfo=UTC), seen) == seen
     assert publication_time(seen + timedelta(days=3), seen) == seen
     assert publication_time(seen - timedelta(hours=2), seen) == seen - timedelta(hours=2)
+    old = datetime(2026, 10, 6, 9, 30, tzinfo=UTC)  # a source's first poll: its backlog's own dates count
+    assert publication_time(old, seen, live=False) == old
+    assert publication_time(None, seen, live=False) is None
 
 
 def test_failures_back_off_exponentially_up_to_a_day_and_never_stop() -> None:

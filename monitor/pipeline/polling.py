@@ -366,11 +366,12 @@ class Poller:
             prepared = await self._prepare(feed.url, fetched.body, fetched.headers)
         except FeedError as exc:
             return await self._failed(feed, str(exc), None, kind="parse")
-        new = await self._commit(feed.url, prepared, now, live=feed.last_success_at is not None)
+        live = feed.last_success_at is not None  # a first poll takes the source's backlog
+        new = await self._commit(feed.url, prepared, now, live=live)
         if prepared.ttl_s:
             asked.append(schedule.Asked(prepared.ttl_s, "RSS ttl"))
         if new:
-            hours = hours.add(publication_time(r.item.published, now) for r in new)
+            hours = hours.add(t for r in new if (t := publication_time(r.item.published, now, live=live)))
         newest = max(prepared.published, default=None)
         plan = self._plan(feed, now, asked, hours, published=prepared.published)
         self._successes.add(Success(

@@ -112,3 +112,25 @@ def test_a_live_poll_records_each_items_delay_from_publication_and_a_first_poll_
     assert all(delay is None for guid, delay in delays.items() if guid != "fresh")
     assert 179 <= delays["fresh"] < 3600  # published 3 min before the poll (pubDate has whole seconds)
     assert feed_delay.items == 1 and feed_delay.median_s == delays["fresh"]
+
+
+def test_economy_learns_a_sources_hours_from_its_backlog_and_polls_less_outside_them(
+    server: FeedServer, tmp_path: Path, db_url: str
+) -> None:
+    """Twenty-four releases, all at the hour of the week twelve hours from now: with
+    economy on, the next poll waits for the ceiling, and `monitor feeds` names the hours."""
+    now = datetime.now(UTC)
+    other_hour = now + timedelta(hours=12)
+    releases = [{"title": f"Release {i}", "guid": f"r{i}", "description": "The ministry released a statement.",
+                 "pubDate": other_hour - timedelta(weeks=1 + i // 3, minutes=5 * (i % 3))} for i in range(24)]
+    office, usual = server.add_feed("/office.xml", feed_xml(releases)), server.add_feed("/usual.xml", dated(24))
+    config = write_config(tmp_path, db_url, [office, usual], schedule={"economy": True})
+    started = datetime.now(UTC)
+    cycle(config)
+
+    found = states(config)
+    assert found[office].slower_because == "economy: no publication seen at this hour"
+    assert found[office].next_poll_at - started >= timedelta(seconds=3590)
+    assert found[usual].next_poll_at - started <= timedelta(seconds=TARGET + 5)  # 12 releases: no pattern yet
+    code, out, _ = invoke(config, "feeds")
+    assert code == 0 and f"publishes most at {other_hour.strftime('%a %H')}h" in out
