@@ -65,7 +65,7 @@ FULL = Scale()
 QUICK = Scale(feeds=100, hosts=5, changed=5, classify_items=2_000, fixtures=1_000, cycles=15, breakdown_feeds=50,
               sweep=((8, 2), (16, 4)), latency_interval=10, latency_samples=8)
 
-PARTS = ("startup", "cycles", "latency", "breakdown", "classify", "replay", "sweep")
+PARTS = ("startup", "cycles", "latency", "rates", "breakdown", "classify", "replay", "sweep")
 EXTRA_PARTS = ("instances",)  # only with --only: needs PostgreSQL (see bench/instances.py)
 
 
@@ -269,6 +269,14 @@ class Bench:
             f"{result['matched_items']} of {result['items']} items matched; default pack alone "
             f"{result['items'] / result['pack_only_s']:,.0f} items/s; normalize() before it "
             f"{result['items'] / result['normalize_s']:,.0f} items/s (not in the figure)")
+
+    def rates(self) -> None:
+        from bench.rates import measure
+
+        found, notes = measure(self.work)
+        self.report.figures.extend(found)
+        for line in notes:
+            self.report.note(line)
 
     def startup(self) -> None:
         from bench.startup import measure
