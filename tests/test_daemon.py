@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.feedserver import FeedServer, feed_xml
-from tests.test_poller import seed_entries, write_config
+from tests.pipeline.test_polling import seed_entries, write_config
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from monitor.cli import main
 from monitor.config import ConfigError, load_config
 from monitor.feedlist import listed_feeds, read_opml
-from tests.test_poller import write_config
+from tests.pipeline.test_polling import write_config
 
 OPML = """<?xml version="1.0"?>
 <opml version="2.0"><head><title>x</title></head><body>

@@ -16,7 +16,7 @@ from monitor.store.models import Alert
 from monitor.web.app import create_app
 from monitor.web.settings import WebSettings
 from tests.feedserver import FeedServer, feed_xml
-from tests.test_poller import cycle, seed_entries, write_config
+from tests.pipeline.test_polling import cycle, seed_entries, write_config
 from tests.web.conftest import DashboardDb, FakeProbe, LiveServer, fill
 
 

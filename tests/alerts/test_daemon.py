@@ -14,7 +14,7 @@ from tests.alerts.cli import alerts_json
 from tests.alerts.conftest import WHSEC, wait_for, write_config
 from tests.alerts.receiver import WebhookReceiver
 from tests.feedserver import FeedServer, feed_xml
-from tests.test_poller import seed_entries
+from tests.pipeline.test_polling import seed_entries
 
 
 def test_the_daemon_polls_matches_and_delivers_once(tmp_path: Path, db_url: str) -> None:
