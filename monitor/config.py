@@ -82,6 +82,10 @@ class ScheduleSettings(Section):
     lease_s: int = Field(default=300, ge=10, description="a claimed feed is ours for this long")
     stale_after_intervals: int = Field(default=5, ge=2)
     shutdown_grace_s: float = Field(default=20.0, ge=0)
+    max_failing_s: float = Field(
+        default=1800.0, gt=0,
+        description="polls failing with none succeeding for this long: /healthz fails, the watchdog stops",
+    )
     parse_workers: int | None = Field(
         default=None, ge=0,
         description="processes that parse and classify; default one per core, 0 = in the daemon process",

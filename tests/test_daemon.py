@@ -222,3 +222,49 @@ def wait_for_value(produce, timeout: float):
             return value
         time.sleep(0.02)
     raise AssertionError("no value in time")
+
+
+def test_polls_failing_for_too_long_fail_healthz_and_starve_the_watchdog(
+    server: FeedServer, tmp_path: Path, db_url: str, notify_socket: socket.socket
+) -> None:
+    """Every poll fails (here a 500; a dead worker pool did the same): after
+    schedule.max_failing_s, /healthz says so and systemd's watchdog is no longer fed."""
+    import httpx
+
+    port = free_port()
+    config = write_config(tmp_path, db_url, [server.hostile_url("500")],
+                          schedule={"tick_s": 0.2, "max_failing_s": 1})
+    config.write_text(config.read_text().replace("[web]\nport = 0", f"[web]\nport = {port}"))
+    proc = start(config, tmp_path, NOTIFY_SOCKET=str(tmp_path / "notify.sock"), WATCHDOG_USEC="2000000")
+    try:
+        messages_until(notify_socket, "READY=1", timeout=30)
+
+        def received(seconds: float) -> list[str]:
+            """Notifications for `seconds` (read on: an unread socket blocks the daemon's sends)."""
+            seen: list[str] = []
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                try:
+                    seen += notify_socket.recv(4096).decode().splitlines()
+                except TimeoutError:
+                    pass
+            return seen
+
+        def failing() -> dict | None:
+            received(0.1)
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+            except httpx.HTTPError:
+                return None
+            return response.json() if response.status_code == 503 else None
+
+        health = wait_for_value(failing, timeout=15)
+        assert health["failed"] == ["polling"], health
+        assert "no feed polled successfully" in health["checks"]["polling"]["error"]
+        received(0.3)  # what was sent before
+        later = received(1.0)  # five ticks
+        assert "WATCHDOG=1" not in later
+        assert any(m.startswith("STATUS=") for m in later)  # the ticks go on
+    finally:
+        proc.kill()
+        proc.wait()

@@ -43,7 +43,7 @@ from monitor.ingest import FeedError
 from monitor.ingest.http import Conditional, Fetcher, FetchError
 from monitor.items import Prepared, Result
 from monitor.pipeline.steps import Pipeline
-from monitor.pipeline.workers import PreparedFeed, prepare_feed
+from monitor.pipeline.workers import PreparedFeed, WorkerDied, prepare_feed
 from monitor.store.feeds import FeedState, FeedStore, Success
 
 T = TypeVar("T")
@@ -76,6 +76,33 @@ class CycleReport:
     @property
     def new_items(self) -> int:
         return sum(p.new for p in self.polls)
+
+
+class PollHealth:
+    """Is polling getting anywhere? Polls failing with no success for longer than
+    `max_failing_s` (a broken worker pool, a database refusing writes) is reported
+    by `/healthz` and stops the systemd watchdog, so that systemd restarts us.
+    Measured from the first failure after the last success: a quiet spell with
+    nothing due is not a failure."""
+
+    def __init__(self, max_failing_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.max_failing_s = max_failing_s
+        self.clock = clock
+        self.failing_since: float | None = None
+
+    def record(self, ok: bool) -> None:
+        if ok:
+            self.failing_since = None
+        elif self.failing_since is None:
+            self.failing_since = self.clock()
+
+    def failing_s(self) -> float | None:
+        """Seconds since polls started failing with none succeeding; None if the last one succeeded."""
+        return None if self.failing_since is None else self.clock() - self.failing_since
+
+    def ok(self) -> bool:
+        failing = self.failing_s()
+        return failing is None or failing <= self.max_failing_s
 
 
 class _Successes:
@@ -262,11 +289,13 @@ class Poller:
         capacity: int,
         per_origin: int = 4,
         on_alerts: Callable[[], None] | None = None,
+        health: PollHealth | None = None,
     ) -> None:
         """`capacity`: feeds claimed and not yet finished, at most; `per_origin`: feeds of
         one origin per claim (see the module docstring); `on_alerts` is called as soon
         as a feed's items have queued alerts, so the daemon can dispatch them at once
-        instead of at its next dispatch tick."""
+        instead of at its next dispatch tick. `health` records every poll's outcome (the
+        daemon keeps one across reloads)."""
         self.feeds = feeds
         self.pipeline = pipeline
         self.fetcher = fetcher
@@ -278,6 +307,7 @@ class Poller:
         self.per_origin = per_origin
         self.on_alerts = on_alerts
         self.last_progress = time.monotonic()  # the watchdog checks this moves
+        self.health = health or PollHealth(settings.max_failing_s)
         self._successes = _Successes()
         self._committer = _Committer(pipeline, db)
 
@@ -374,6 +404,7 @@ class Poller:
             log.exception("poll_crashed", feed=feed.url)
             report = await self._failed(feed, f"internal error: {type(exc).__name__}: {exc}", None)
         metrics.record_poll(report.result)
+        self.health.record(report.result != "error")
         return report
 
     async def _poll(self, feed: FeedState) -> PollReport:
@@ -407,6 +438,8 @@ class Poller:
             )
         except FeedError as exc:
             return await self._failed(feed, str(exc), None, kind="parse")
+        except WorkerDied as exc:  # twice, on this feed: most likely its cause (out of memory?)
+            return await self._failed(feed, f"parse failed: {exc}", None, kind="parse")
 
         results = await self._committer.commit(feed.url, prepared.entries)
         if self.on_alerts is not None and any(r.outcome.alert_ids for r in results):
