@@ -45,6 +45,15 @@ def one_line(text: str | None, limit: int | None = None) -> str:
     return cleaned
 
 
+def header_text(text: str) -> str:
+    """`text` as it must reach a header: never an RFC 2047 encoded word. The email
+    package decodes `=?charset?q?…?=` in any header value it is given, even inside
+    a word, and unpatched Pythons (CVE-2024-6923) then write a decoded CR LF out raw,
+    adding headers. A zero-width space after every `=` of `=?` leaves the text as
+    the reader sees it and gives the parser nothing to decode."""
+    return text.replace("=?", "=\u200b?")
+
+
 def iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
 
@@ -137,7 +146,7 @@ def email(content: Content, channel: EmailChannel, *, now: datetime | None = Non
     msg = EmailMessage()
     msg["From"] = channel.sender
     msg["To"] = ", ".join(channel.to)
-    msg["Subject"] = subject(content, channel.subject_prefix)
+    msg["Subject"] = header_text(subject(content, channel.subject_prefix))
     msg["Date"] = format_datetime(now or datetime.now(UTC))
     msg["Message-ID"] = message_id(content.key, channel.sender)
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies, please
