@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import sqlite3
+import weakref
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DatabaseError, OperationalError
+
+_verified: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+class DatabaseCorrupt(OperationalError):
+    """The SQLite file failed its integrity check (exit 4, like any unusable database)."""
 
 
 def normalize_url(url: str) -> str:
@@ -56,3 +65,28 @@ def make_engine(
         conn.exec_driver_sql("BEGIN" if read_mostly else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def verify(engine: Engine) -> None:
+    """On SQLite, `PRAGMA quick_check` once per engine: a corrupt file must stop a
+    start with what to do (DatabaseCorrupt), not start a daemon that fails later.
+    A server database checks itself."""
+    if engine.dialect.name != "sqlite" or engine in _verified:
+        return
+    try:
+        with engine.connect() as conn:
+            problems = [row[0] for row in conn.exec_driver_sql("PRAGMA quick_check").all()]
+    except OperationalError as exc:
+        if "malformed" not in str(exc.orig):
+            raise  # locked, unreadable, no such directory: not corruption
+        problems = [str(exc.orig)]
+    except DatabaseError as exc:  # "file is not a database": the header is gone
+        problems = [str(exc.orig)]
+    if problems != ["ok"]:
+        path = engine.url.database
+        more = f" and {len(problems) - 1} more problems" if len(problems) > 1 else ""
+        raise DatabaseCorrupt("PRAGMA quick_check", None, sqlite3.DatabaseError(
+            f"the SQLite file {path} is corrupt ({problems[0]}{more}). Stop every process using it, then "
+            f"restore it from a backup, or move it aside to start afresh (a new one is created); "
+            f"`sqlite3 {path} .recover` salvages what it can"))
+    _verified.add(engine)

@@ -1,5 +1,6 @@
 """Alembic, driven from code: `monitor db upgrade` and daemon start both call
-`upgrade()`, so there is no alembic.ini to keep in step with the config."""
+`upgrade()`, so there is no alembic.ini to keep in step with the config. Both
+check a SQLite file's integrity first (`engine.verify`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine
+
+from monitor.store.engine import verify
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 
@@ -29,12 +32,14 @@ def alembic_config(engine: Engine) -> AlembicConfig:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    verify(engine)
     command.upgrade(alembic_config(engine), revision)
 
 
 def current(engine: Engine) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
+    verify(engine)
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
