@@ -284,11 +284,17 @@ class Daemon:
 
     async def reload(self) -> None:
         """Re-read config and rules; on any error keep running on the old ones."""
+        app: App | None = None
         try:
             app = App(load_config(self.config_path))
             await asyncio.get_running_loop().run_in_executor(self.db, prepare_database, app)
         except (ConfigError, RuleError) as exc:
             log.error("reload_failed", error=str(exc), keeping="previous configuration")
+            return
+        except Exception as exc:  # a bad database.url, an unreachable database: the old one still works
+            log.error("reload_failed", error=f"{type(exc).__name__}: {exc}", keeping="previous configuration")
+            if app is not None and "engine" in app.__dict__:
+                app.engine.dispose()
             return
         old, running, dispatching = self.runtime, self.cycle, self.dispatching
         self.app = app

@@ -117,6 +117,39 @@ def test_sighup_reloads_the_feed_list_and_survives_a_broken_config(
     assert "event=reloaded" in log
 
 
+BAD_DATABASE_URLS = ["not a url", "nosuchdb://host/db", "postgresql://postgres@127.0.0.1:1/none",
+                     "sqlite:////proc/self/no/such/dir/m.db"]
+
+
+def test_sighup_with_a_bad_database_url_is_a_reload_failure_and_the_old_config_stays(
+    server: FeedServer, tmp_path: Path, db_url: str
+) -> None:
+    a = server.add_feed("/a.xml", feed_xml(seed_entries()))
+    b = server.add_feed("/b.xml", feed_xml(seed_entries()))
+    config = write_config(tmp_path, db_url, [a], schedule={"tick_s": 0.2}, log_level="INFO")
+    proc = start(config, tmp_path)
+    try:
+        wait_for(lambda: server.requests("/a.xml") == 1, timeout=30)
+        for bad in BAD_DATABASE_URLS:
+            write_config(tmp_path, bad, [a, b], schedule={"tick_s": 0.2}, log_level="INFO")
+            proc.send_signal(signal.SIGHUP)
+            time.sleep(0.7)
+            assert proc.poll() is None, bad
+        assert server.requests("/b.xml") == 0  # the old feed list stays
+
+        write_config(tmp_path, db_url, [a, b], schedule={"tick_s": 0.2}, log_level="INFO")
+        proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: server.requests("/b.xml") == 1, timeout=20)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+    log = proc.stderr.read().decode()
+    assert log.count("event=reload_failed") == len(BAD_DATABASE_URLS), log
+    assert "never retrieved" not in log and "Traceback" not in log, log
+
+
 def test_a_bad_config_stops_the_start_with_exit_2(tmp_path: Path) -> None:
     config = tmp_path / "monitor.toml"
     config.write_text("[schedule]\ntick_s = 'often'\n")
