@@ -206,5 +206,15 @@ def _describe(path: Path, exc: ValidationError) -> str:
     for error in exc.errors():
         key = ".".join(str(part) for part in error["loc"]) or "(top level)"
         message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
-        lines.append(f"{path}: key '{key}': {message} (got {error.get('input')!r})")
+        lines.append(f"{path}: key '{key}': {message} ({_shown(error.get('input'))})")
     return "\n".join(lines)
+
+
+def _shown(value: object) -> str:
+    """What an error may say about a bad value: numbers and booleans as they are;
+    text, tables and lists only by their kind, since a secret written where its
+    reference belongs would otherwise reach the journal."""
+    if isinstance(value, bool | int | float) or value is None:
+        return f"got {value!r}"
+    kind = "text" if isinstance(value, str) else "a table" if isinstance(value, dict) else "a list"
+    return f"got {kind}; the value is not shown"
