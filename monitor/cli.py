@@ -22,6 +22,7 @@ from monitor.pipeline import replay
 from monitor.app import App
 from monitor.config import ConfigError, load_config
 from monitor.ingest import FixtureError, load_fixture, read_fixture
+from monitor.secrets import redact_url, redact_urls
 from monitor.report import hit_dict, hits_text, json_line, printable, result_dict, result_text
 from monitor.rules import RuleError, load_rules
 
@@ -295,8 +296,8 @@ def poll(ctx: Context, once: bool, all_feeds: bool, as_json: bool) -> None:
         fail(f"database {app.database_label}: {exc.orig}", EXIT_DATABASE)
     for p in report.polls:
         if as_json:
-            click.echo(json.dumps({"feed": p.url, "result": p.result, "items": p.items, "new": p.new,
-                                   "matched": p.matched, "error": p.error}))
+            click.echo(json.dumps({"feed": redact_url(p.url), "result": p.result, "items": p.items, "new": p.new,
+                                   "matched": p.matched, "error": p.error and redact_urls(p.error)}))
     click.echo(
         f"{len(report.polls)} feeds polled in {report.seconds:.1f}s: {report.new_items} new items, "
         f"{report.count('not-modified')} not modified, {report.count('error')} failed",
@@ -374,9 +375,9 @@ def feed_dict(f: Any) -> dict[str, Any]:
         return value.isoformat() if value else None
 
     return {
-        "id": f.id, "url": f.url, "title": f.title, "health": f.health, "enabled": f.enabled,
+        "id": f.id, "url": redact_url(f.url), "title": f.title, "health": f.health, "enabled": f.enabled,
         "disabled_reason": f.disabled_reason, "last_success_at": iso(f.last_success_at),
-        "last_error": f.last_error, "last_error_at": iso(f.last_error_at),
+        "last_error": redact_urls(f.last_error) if f.last_error else None, "last_error_at": iso(f.last_error_at),
         "consecutive_errors": f.consecutive_errors, "next_poll_at": iso(f.next_poll_at),
         "items_seen": f.items_seen, "interval_s": f.interval_s, "publish_gap_s": f.publish_gap_s,
         "stale": f.stale, "lease_owner": f.lease_owner, "listed_in": f.listed_in,

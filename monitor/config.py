@@ -20,6 +20,7 @@ from pydantic_settings import (
 )
 
 from monitor.alerts.settings import AlertSettings, Channel, Route
+from monitor.secrets import SecretRef
 from monitor.web.settings import WebSettings
 
 DEFAULT_CONFIG = Path("config/monitor.toml")
@@ -101,6 +102,10 @@ class RetentionSettings(Section):
 class FeedEntry(Section):
     url: str
     title: str | None = None
+    headers: dict[str, SecretRef] = Field(
+        default_factory=dict,
+        description="request headers from secret references (credentials), sent only to the feed's own origin",
+    )
 
 
 class LogSettings(Section):

@@ -40,7 +40,7 @@ from monitor.alerts.digest import DigestSchedule, catch_up, collect, schedules
 from monitor.alerts.dispatcher import Dispatcher
 from monitor.app import App
 from monitor.config import ConfigError, load_config
-from monitor.feedlist import listed_feeds
+from monitor.feedlist import feed_headers, listed_feeds
 from monitor.ingest.http import Fetcher
 from monitor.notify import Notifier
 from monitor.pipeline.polling import CycleReport, PollHealth, Poller
@@ -96,6 +96,7 @@ async def build(
     """`on_alerts`: called when a poll has queued alerts (the daemon wakes its dispatcher);
     `health`: where polls record whether they got anywhere (the daemon's, across reloads)."""
     settings = app.config.settings
+    credentials = feed_headers(app.config)  # first: a missing secret must not leave workers behind
     routes = settings.routes
     workers = settings.schedule.parse_workers
     workers = os.cpu_count() or 1 if workers is None else workers
@@ -110,6 +111,7 @@ async def build(
         feeds=FeedStore(app.engine), pipeline=app.pipeline(), fetcher=fetcher, cpu=cpu, db=db,
         settings=settings.schedule, owner=owner, capacity=settings.fetch.concurrency * 2,
         per_origin=settings.fetch.per_host_concurrency * 2, on_alerts=on_alerts, health=health,
+        credentials=credentials,
     )
     return Runtime(app, poller, fetcher, cpu, make_dispatcher(app, owner, db), schedules(routes))
 

@@ -15,6 +15,8 @@ from typing import Any, TextIO
 
 import structlog
 
+from monitor.secrets import redact_urls
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
@@ -26,6 +28,14 @@ def escape_controls(_logger: Any, _name: str, event: MutableMapping[str, Any]) -
     for key, value in event.items():
         if isinstance(value, str) and _CONTROL.search(value):
             event[key] = _CONTROL.sub(_escape, value)
+    return event
+
+
+def redact_secrets(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Credentials in any URL of any value (a feed URL, an error naming one) never reach the log."""
+    for key, value in event.items():
+        if isinstance(value, str):
+            event[key] = redact_urls(value)
     return event
 
 
@@ -41,6 +51,7 @@ def configure(level: str = "INFO", fmt: str = "kv", stream: TextIO | None = None
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"),
             structlog.processors.format_exc_info,
+            redact_secrets,
             escape_controls,
             renderer,
         ],

@@ -15,15 +15,17 @@ from typing import Any
 from monitor.items import Hit, Item
 from monitor.items import Result
 from monitor.rules import snippet
+from monitor.secrets import redact_urls
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def printable(text: str | None) -> str:
-    """Text safe for one terminal line: controls escaped, line breaks as spaces."""
+    """Text safe for one terminal line: controls escaped, line breaks as spaces, no
+    credentials in URLs."""
     if not text:
         return ""
-    text = text.replace("\n", " ").replace("\r", " ").replace("\t", " ")
+    text = redact_urls(text).replace("\n", " ").replace("\r", " ").replace("\t", " ")
     return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 

@@ -22,6 +22,7 @@ from monitor.alerts.content import Content, Digest, Match, Source
 from monitor.alerts.highlight import marked_snippet, to_html, to_text
 from monitor.alerts.settings import EmailChannel
 from monitor.items import Hit
+from monitor.secrets import redact_url
 
 PAYLOAD_VERSION = 1
 MAX_PAYLOAD_HITS = 100  # the spec suggests small payloads; hits_total says how many there were
@@ -110,7 +111,7 @@ def _match_fields(match: Match) -> dict[str, Any]:
             "url": match.url,
             "guid": match.guid,
             "source": match.source.name,
-            "feed": match.source.feed,
+            "feed": redact_url(match.source.feed),
             "place": match.place,
             "language": match.language,
             "published": iso(match.published),
@@ -125,7 +126,7 @@ def _match_fields(match: Match) -> dict[str, Any]:
         ],
         "hits_total": len(match.hits),
         "sources": [
-            {"name": s.name, "feed": s.feed, "url": s.url, "title": s.title, "published": iso(s.published),
+            {"name": s.name, "feed": redact_url(s.feed), "url": s.url, "title": s.title, "published": iso(s.published),
              "seen_at": iso(s.seen_at)}
             for s in match.sources
         ],

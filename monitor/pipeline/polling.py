@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -290,12 +290,14 @@ class Poller:
         per_origin: int = 4,
         on_alerts: Callable[[], None] | None = None,
         health: PollHealth | None = None,
+        credentials: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         """`capacity`: feeds claimed and not yet finished, at most; `per_origin`: feeds of
         one origin per claim (see the module docstring); `on_alerts` is called as soon
         as a feed's items have queued alerts, so the daemon can dispatch them at once
         instead of at its next dispatch tick. `health` records every poll's outcome (the
-        daemon keeps one across reloads)."""
+        daemon keeps one across reloads). `credentials`: request headers per feed URL
+        (`feedlist.feed_headers`)."""
         self.feeds = feeds
         self.pipeline = pipeline
         self.fetcher = fetcher
@@ -308,6 +310,7 @@ class Poller:
         self.on_alerts = on_alerts
         self.last_progress = time.monotonic()  # the watchdog checks this moves
         self.health = health or PollHealth(settings.max_failing_s)
+        self.credentials = credentials or {}
         self._successes = _Successes()
         self._committer = _Committer(pipeline, db)
 
@@ -411,7 +414,8 @@ class Poller:
         started = time.monotonic()
         try:
             with metrics.FETCH_SECONDS.time():
-                fetched = await self.fetcher.fetch(feed.url, Conditional(feed.etag, feed.last_modified))
+                fetched = await self.fetcher.fetch(feed.url, Conditional(feed.etag, feed.last_modified),
+                                                   self.credentials.get(feed.url))
         except FetchError as exc:
             return await self._failed(feed, str(exc), exc.retry_after_s, gone=exc.gone, kind=exc.kind)
 

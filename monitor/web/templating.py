@@ -15,7 +15,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import jinja2
+from markupsafe import Markup
 from starlette.templating import Jinja2Templates
+
+from monitor.secrets import redact_urls
 
 from monitor.web.highlight import highlight, snippet
 
@@ -74,6 +77,13 @@ def safe_href(value: str | None) -> str | None:
     return value.strip() if scheme in ("http", "https") else None
 
 
+def _redacted(value: object) -> object:
+    """Credentials in a URL (a feed's, an error naming one) never reach a page."""
+    if isinstance(value, Markup):
+        return Markup(redact_urls(str(value)))
+    return redact_urls(value) if isinstance(value, str) else value
+
+
 def make_templates() -> Jinja2Templates:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
@@ -81,6 +91,7 @@ def make_templates() -> Jinja2Templates:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_redacted,  # every value a page or the Atom feed prints
     )
     env.filters.update(when=when, iso=iso, ago=ago, xmlsafe=xmlsafe, safe_href=safe_href)
     env.globals.update(highlight=highlight, snippet=snippet)
