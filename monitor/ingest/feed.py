@@ -229,6 +229,14 @@ _BOMS: Final = (
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
+# Without a byte-order mark, how an XML document in UTF-16/32 starts (`<?` or `<x`;
+# XML 1.0 appendix F). ASCII in UTF-16 is valid UTF-8 too, full of NULs: look first.
+_WIDE_STARTS: Final = (
+    (b"\x00\x00\x00<", "utf-32-be"),
+    (b"<\x00\x00\x00", "utf-32-le"),
+    (b"\x00<\x00", "utf-16-be"),
+    (b"<\x00", "utf-16-le"),
+)
 _XML_ENCODING: Final = re.compile(rb"""^\s*<\?xml[^>]*?\bencoding\s*=\s*["']([A-Za-z0-9._:-]+)["']""")
 _HTTP_CHARSET: Final = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9._:-]+)""", re.IGNORECASE)
 # Server defaults that are often wrong: a body in valid UTF-8 served as one of
@@ -264,12 +272,16 @@ def _try(body: bytes, codec: str | None) -> str | None:
 def _decode(body: bytes, http_charset: str | None) -> tuple[str, str | None]:
     """Decode the document; the second value explains a guess, None if none was needed.
 
-    Order: byte-order mark, HTTP charset, XML declaration, UTF-8 (the XML
-    default); then charset-normalizer as a last resort, which counts as a guess.
+    Order: byte-order mark, UTF-16/32 told by the first bytes, HTTP charset, XML
+    declaration, UTF-8 (the XML default); then charset-normalizer as a last
+    resort, which counts as a guess.
     """
     for bom, codec in _BOMS:
         if body.startswith(bom) and (text := _try(body, codec)) is not None:
             return text.lstrip("\ufeff"), None
+    for start, codec in _WIDE_STARTS:
+        if body.startswith(start) and (text := _try(body, codec)) is not None:
+            return text, None
     declared = _XML_ENCODING.match(body[:1024])
     xml_charset = declared.group(1).decode("ascii") if declared else None
     xml_codec = _codec(xml_charset)

@@ -131,3 +131,35 @@ def test_an_items_text_and_its_hits_are_capped(server: FeedServer, tmp_path: Pat
     assert limits.TRUNCATED in by_guid["huge"].flags
     assert limits.TRUNCATED not in by_guid["small"].flags
     assert hits == limits.MAX_HITS_PER_RULE + 3  # the huge item's ILO hits, capped; the small one's three
+
+
+UNICODE_CODECS = ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"]
+BOMS = {"utf-16-le": b"\xff\xfe", "utf-16-be": b"\xfe\xff", "utf-32-le": b"\xff\xfe\x00\x00",
+        "utf-32-be": b"\x00\x00\xfe\xff"}
+
+
+def _wide(codec: str, how: str, title: str) -> bytes:
+    """An RSS document in UTF-16/32: with a byte-order mark, with only an encoding
+    declaration (feedparser's corpus: tests/encoding/utf-16le.xml…), or with neither
+    (XML's autodetection from the first bytes)."""
+    declared = {"bom": "utf-16" if "16" in codec else "utf-32", "declaration": codec.replace("-", "")[:-2] + codec[-2:],
+                "autodetect": None}[how]
+    text = feed_xml([{"title": title, "guid": title, "description": "The OHCHR said so."}]).decode()
+    text = text.replace(' encoding="utf-8"', f' encoding="{declared}"' if declared else "")
+    return (BOMS[codec] if how == "bom" else b"") + text.encode(codec)
+
+
+def test_utf16_and_utf32_feeds_are_read_however_their_encoding_is_told(server: FeedServer, tmp_path: Path) -> None:  # noqa: F811
+    titles = ["Türk statement", "ASCII only"]  # ASCII in UTF-16 is also valid UTF-8, full of NULs
+    urls = {(codec, how, n): server.add_feed(f"/{codec}-{how}-{n}.xml", _wide(codec, how, title),
+                                             content_type="application/rss+xml")
+            for codec in UNICODE_CODECS for how in ("bom", "declaration", "autodetect") for n, title in enumerate(titles)}
+    config = write_config(tmp_path, f"sqlite:///{tmp_path / 'm.db'}", list(urls.values()))
+
+    report = cycle(config)
+
+    results = {p.url: (p.result, p.error) for p in report.polls}
+    assert {key: results[url] for key, url in urls.items()} == {key: ("new", None) for key in urls}
+    items, _ = _stored(config)
+    assert {i.title for i in items} == set(titles)
+    assert not any(flags for *_, flags in items)  # nothing guessed
