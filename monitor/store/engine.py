@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import weakref
 from pathlib import Path
@@ -43,7 +44,7 @@ def make_engine(
         return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
 
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        _private_file(Path(parsed.database))
     engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000}, **kwargs)
 
     @event.listens_for(engine, "connect")
@@ -65,6 +66,20 @@ def make_engine(
         conn.exec_driver_sql("BEGIN" if read_mostly else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def _private_file(path: Path) -> None:
+    """Create the database's missing directories 0700 and the file itself 0600
+    (SQLite would make it 0644 under the usual umask; its -wal and -shm files take
+    the database's mode). Existing ones are left as they are."""
+    missing = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
+    for directory in reversed(missing):
+        directory.mkdir(mode=0o700, exist_ok=True)
+        directory.chmod(0o700)  # mkdir's mode is masked by the umask
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
 
 
 def verify(engine: Engine) -> None:

@@ -77,3 +77,19 @@ def test_a_corrupt_sqlite_file_stops_the_start_with_exit_4_and_what_to_do(
     assert proc.returncode == 4, proc.stderr
     assert "Traceback" not in proc.stderr
     assert "corrupt" in proc.stderr and "backup" in proc.stderr, proc.stderr
+
+
+def test_the_default_sqlite_file_is_private_to_its_user(tmp_path: Path) -> None:
+    """Outside systemd (no StateDirectoryMode=, no UMask=) the state directory is
+    created 0700 and the database 0600, whatever the umask; its WAL files follow."""
+    state = tmp_path / "state" / "nested"
+    config = tmp_path / "monitor.toml"
+    config.write_text(f'state_dir = "{state}"\n[rules]\npaths = ["{RULES}"]\n[web]\nport = 0\n', encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k not in ("STATE_DIRECTORY", "MONITOR_DATABASE_URL")}
+    proc = subprocess.run(
+        ["sh", "-c", f'umask 022 && exec "{sys.executable}" -m monitor --config "{config}" poll --once'],
+        capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert (state.stat().st_mode & 0o777, state.parent.stat().st_mode & 0o777) == (0o700, 0o700)
+    files = sorted(state.glob("press-monitor.db*"))
+    assert files and {f.name: f.stat().st_mode & 0o777 for f in files} == {f.name: 0o600 for f in files}
