@@ -311,8 +311,14 @@ class Poller:
         self.last_progress = time.monotonic()  # the watchdog checks this moves
         self.health = health or PollHealth(settings.max_failing_s)
         self.credentials = credentials or {}
+        self._clock_offset = timedelta(0)  # the database's clock minus ours, read each cycle
         self._successes = _Successes()
         self._committer = _Committer(pipeline, db)
+
+    def _now(self) -> datetime:
+        """The database's time as of now, for due times: instances whose clocks
+        disagree still agree on when a feed is due."""
+        return datetime.now(UTC) + self._clock_offset
 
     async def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.db, lambda: fn(*args, **kwargs))
@@ -322,7 +328,8 @@ class Poller:
         is due. On `stop`, claim nothing more and let in-flight polls finish
         within the grace period; the rest are cancelled and their leases released."""
         stop = stop or asyncio.Event()
-        due_by = datetime.now(UTC)  # feeds falling due during the cycle wait for the next one
+        due_by = await self._db(self.feeds.now)  # feeds falling due during the cycle wait for the next one
+        self._clock_offset = due_by - datetime.now(UTC)
         report = CycleReport()
         started = time.monotonic()
         lease = timedelta(seconds=self.settings.lease_s)
@@ -419,7 +426,7 @@ class Poller:
         except FetchError as exc:
             return await self._failed(feed, str(exc), exc.retry_after_s, gone=exc.gone, kind=exc.kind)
 
-        now = datetime.now(UTC)
+        now = self._now()
         if fetched.status == 304 or fetched.body is None:
             plan = schedule.after_success(
                 self.settings, now, previous_interval_s=feed.interval_s, previous_gap_s=feed.publish_gap_s,
@@ -479,7 +486,7 @@ class Poller:
     async def _failed(
         self, feed: FeedState, error: str, retry_after_s: float | None, *, gone: bool = False, kind: str = "error"
     ) -> PollReport:
-        now = datetime.now(UTC)
+        now = self._now()
         errors = feed.consecutive_errors + 1
         next_poll_at = schedule.after_failure(
             self.settings, now, interval_s=feed.interval_s, consecutive_errors=errors, retry_after_s=retry_after_s

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from datetime import UTC, datetime
 import weakref
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError, OperationalError
 
@@ -80,6 +81,22 @@ def _private_file(path: Path) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     except FileExistsError:
         pass
+
+
+_NOW = {
+    "postgresql": "SELECT now()",  # the transaction's start: one instant for the whole claim
+    "sqlite": "SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')",  # one machine: its clock, read by SQLite
+}
+
+
+def database_now(conn: Connection) -> datetime:
+    """The database's clock, as an aware UTC datetime: claims, leases and due times
+    are computed from it, so instances whose clocks disagree still agree on who
+    holds what and what is due (one code path; only the query differs)."""
+    value = conn.exec_driver_sql(_NOW[conn.dialect.name]).scalar_one()
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def verify(engine: Engine) -> None:
