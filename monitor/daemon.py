@@ -249,6 +249,7 @@ class Daemon:
             return
         if due is None:
             return  # no enabled feed: the tick notices new ones after a reload
+        due -= self.runtime.poller.clock_offset  # the database's time, on our clock
         # misfire_grace_time=None: a wake-up delayed by a busy loop still runs.
         self.scheduler.add_job(self.wake, "date", run_date=max(due, not_before), id=WAKE_JOB,
                                replace_existing=True, misfire_grace_time=None)

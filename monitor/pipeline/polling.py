@@ -311,14 +311,14 @@ class Poller:
         self.last_progress = time.monotonic()  # the watchdog checks this moves
         self.health = health or PollHealth(settings.max_failing_s)
         self.credentials = credentials or {}
-        self._clock_offset = timedelta(0)  # the database's clock minus ours, read each cycle
+        self.clock_offset = timedelta(0)  # the database's clock minus ours, read each cycle
         self._successes = _Successes()
         self._committer = _Committer(pipeline, db)
 
     def _now(self) -> datetime:
         """The database's time as of now, for due times: instances whose clocks
         disagree still agree on when a feed is due."""
-        return datetime.now(UTC) + self._clock_offset
+        return datetime.now(UTC) + self.clock_offset
 
     async def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.db, lambda: fn(*args, **kwargs))
@@ -329,7 +329,7 @@ class Poller:
         within the grace period; the rest are cancelled and their leases released."""
         stop = stop or asyncio.Event()
         due_by = await self._db(self.feeds.now)  # feeds falling due during the cycle wait for the next one
-        self._clock_offset = due_by - datetime.now(UTC)
+        self.clock_offset = due_by - datetime.now(UTC)
         report = CycleReport()
         started = time.monotonic()
         lease = timedelta(seconds=self.settings.lease_s)
