@@ -122,8 +122,9 @@ BAD_DATABASE_URLS = ["not a url", "nosuchdb://host/db", "postgresql://postgres@1
 
 
 def test_sighup_with_a_bad_database_url_is_a_reload_failure_and_the_old_config_stays(
-    server: FeedServer, tmp_path: Path, db_url: str
+    server: FeedServer, tmp_path: Path
 ) -> None:
+    db_url = f"sqlite:///{tmp_path / 'm.db'}"
     a = server.add_feed("/a.xml", feed_xml(seed_entries()))
     b = server.add_feed("/b.xml", feed_xml(seed_entries()))
     config = write_config(tmp_path, db_url, [a], schedule={"tick_s": 0.2}, log_level="INFO")
@@ -258,14 +259,14 @@ def wait_for_value(produce, timeout: float):
 
 
 def test_polls_failing_for_too_long_fail_healthz_and_starve_the_watchdog(
-    server: FeedServer, tmp_path: Path, db_url: str, notify_socket: socket.socket
+    server: FeedServer, tmp_path: Path, notify_socket: socket.socket
 ) -> None:
     """Every poll fails (here a 500; a dead worker pool did the same): after
     schedule.max_failing_s, /healthz says so and systemd's watchdog is no longer fed."""
     import httpx
 
     port = free_port()
-    config = write_config(tmp_path, db_url, [server.hostile_url("500")],
+    config = write_config(tmp_path, f"sqlite:///{tmp_path / 'm.db'}", [server.hostile_url("500")],
                           schedule={"tick_s": 0.2, "max_failing_s": 1})
     config.write_text(config.read_text().replace("[web]\nport = 0", f"[web]\nport = {port}"))
     proc = start(config, tmp_path, NOTIFY_SOCKET=str(tmp_path / "notify.sock"), WATCHDOG_USEC="2000000")

@@ -99,10 +99,10 @@ def test_entities_that_barely_expand_a_document_are_still_read(server: FeedServe
 
 
 def test_a_document_with_too_many_entries_stores_the_first_ones_and_says_so(
-    server: FeedServer, tmp_path: Path, db_url: str
+    server: FeedServer, tmp_path: Path
 ) -> None:  # noqa: F811
     url = server.add_feed("/many.xml", many_entries_xml(limits.MAX_ENTRIES + 30))
-    config = write_config(tmp_path, db_url, [url])
+    config = write_config(tmp_path, f"sqlite:///{tmp_path / 'm.db'}", [url])
 
     report = cycle(config)
 
@@ -113,13 +113,13 @@ def test_a_document_with_too_many_entries_stores_the_first_ones_and_says_so(
     assert f"only the first {limits.MAX_ENTRIES}" in (_last_error(config) or "")
 
 
-def test_an_items_text_and_its_hits_are_capped(server: FeedServer, tmp_path: Path, db_url: str) -> None:  # noqa: F811
+def test_an_items_text_and_its_hits_are_capped(server: FeedServer, tmp_path: Path) -> None:  # noqa: F811
     huge = "The ILO said. " * (limits.MAX_TEXT_CHARS // 14 + 1000)
     url = server.add_feed("/huge.xml", feed_xml([
         {"title": "ILO " * 2_000, "guid": "huge", "description": huge},
         {"title": "OHCHR and ILO", "guid": "small", "description": "The ILO said."},
     ]))
-    config = write_config(tmp_path, db_url, [url])
+    config = write_config(tmp_path, f"sqlite:///{tmp_path / 'm.db'}", [url])
 
     report = cycle(config)
 

@@ -67,8 +67,9 @@ def test_a_task_that_kills_its_worker_twice_fails_alone_and_the_pool_goes_on() -
         pool.shutdown()
 
 
-def test_a_killed_worker_under_monitor_run_is_replaced_and_polling_goes_on(tmp_path: Path, db_url: str) -> None:
+def test_a_killed_worker_under_monitor_run_is_replaced_and_polling_goes_on(tmp_path: Path) -> None:
     """kill -9 of the only parse worker: the next poll of a new entry stores it."""
+    db_url = f"sqlite:///{tmp_path / 'm.db'}"
     from monitor.store.engine import make_engine
     with FeedServer() as server:
         url = server.add_feed("/press.xml", feed_xml([{"guid": "one", "title": "First", "description": "x"}]))

@@ -58,7 +58,7 @@ def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize("corrupt", [_corrupt_header, _corrupt_a_deep_page], ids=["header", "deep-page"])
-@pytest.mark.parametrize("command", [["run"], ["db", "current"], ["poll", "--once"]], ids=" ".join)
+@pytest.mark.parametrize("command", [["run"], ["db", "current"]], ids=" ".join)
 def test_a_corrupt_sqlite_file_stops_the_start_with_exit_4_and_what_to_do(
     corrupt: Callable[[Path], None], command: list[str], tmp_path: Path, migrated: Path
 ) -> None:
