@@ -110,6 +110,7 @@ class SupervisedPool(Executor):
         self._start = start
         self._lock = threading.Lock()
         self._pool = start()
+        self._closed = False
         self.replaced = 0  # pools started after a worker died
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
@@ -121,9 +122,15 @@ class SupervisedPool(Executor):
         pool = self._pool
         try:
             inner = pool.submit(fn, *args, **kwargs)
-        except BrokenProcessPool:  # broke before this submission: no run was lost
+        except BrokenProcessPool as exc:  # broke before this submission: no run was lost
+            if self._closed:
+                outer.set_exception(exc)
+                return
             self._replace(pool)
             self._run(outer, fn, args, kwargs, retry=retry)
+            return
+        except RuntimeError as exc:  # shut down meanwhile
+            outer.set_exception(exc)
             return
 
         def settle(done: Future[Any]) -> None:
@@ -151,7 +158,7 @@ class SupervisedPool(Executor):
     def _replace(self, broken: ProcessPoolExecutor) -> None:
         """Start a new pool unless another task already replaced `broken`."""
         with self._lock:
-            if self._pool is not broken:
+            if self._pool is not broken or self._closed:
                 return
             self._pool = self._start()
             self.replaced += 1
@@ -159,6 +166,8 @@ class SupervisedPool(Executor):
         log.warning("parse_workers_replaced", reason="a worker process died", replaced=self.replaced)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        with self._lock:
+            self._closed = True  # a pool breaking now is not replaced
         self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
 
 
