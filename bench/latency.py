@@ -1,7 +1,7 @@
 """New item published -> webhook received, through the real daemon (`monitor run`).
 
 The daemon polls every feed of the bench server at a fixed interval
-(`schedule.min_interval_s = max_interval_s = interval`; every other setting,
+(`schedule.latency_target_s = min_interval_s = interval`; every other setting,
 `schedule.tick_s` and `alerts.dispatch_tick_s` included, keeps its default),
 routes every rule to a webhook channel, and a receiver here records when each
 alert arrives. Items are published one at a time at random moments; an alert

@@ -316,7 +316,7 @@ class Bench:
         with webhook_receiver() as (hook, receiver):
             config = write_config(
                 self.work, name="latency.toml", database=database, opml=self.opml,
-                schedule={"min_interval_s": interval, "max_interval_s": interval},
+                schedule={"latency_target_s": interval, "min_interval_s": interval},
                 tables={"channels.bench": {"type": "webhook", "url": hook}},
                 routes=[{"rules": ["*"], "channel": "bench"}],
             )

@@ -268,9 +268,11 @@ def poll_once(app: App, *, all_feeds: bool = False) -> CycleReport:
     """`monitor poll --once`: one full cycle of every due feed. The rules are
     compiled, and worker processes, the HTTP client and the channels started,
     only when some feed is due: a cron run with nothing to do costs a query."""
+    from monitor.feedlist import feed_headers
     from monitor.pipeline.reports import CycleReport
     from monitor.store.feeds import FeedStore
 
+    feed_headers(app.config)  # a feed's missing secret is an error even on a quiet run
     sync_feeds(app)
     feeds = FeedStore(app.engine)
     with app.database():

@@ -257,12 +257,13 @@ def poll(ctx: Context, once: bool, all_feeds: bool, as_json: bool) -> None:
     failed (the failure is recorded on the feed; see `monitor feeds`).
     """
     from monitor import app as use
+    from monitor.secrets import redact_url, redact_urls
 
     report = use.poll_once(ctx.app, all_feeds=all_feeds)
     for p in report.polls:
         if as_json:
-            click.echo(json.dumps({"feed": p.url, "result": p.result, "items": p.items, "new": p.new,
-                                   "matched": p.matched, "error": p.error}))
+            click.echo(json.dumps({"feed": redact_url(p.url), "result": p.result, "items": p.items, "new": p.new,
+                                   "matched": p.matched, "error": p.error and redact_urls(p.error)}))
     click.echo(
         f"{len(report.polls)} feeds polled in {report.seconds:.1f}s: {report.new_items} new items, "
         f"{report.count('not-modified')} not modified, {report.count('error')} failed",

@@ -21,6 +21,7 @@ from pydantic_settings import (
 
 from monitor.alerts.settings import AlertSettings, Channel, Route
 from monitor.errors import ConfigError
+from monitor.secrets import SecretRef
 from monitor.web.settings import WebSettings
 
 DEFAULT_CONFIG = Path("config/monitor.toml")
@@ -91,6 +92,10 @@ class ScheduleSettings(Section):
     lease_s: int = Field(default=300, ge=10, description="a claimed feed is ours for this long")
     stale_after_intervals: int = Field(default=5, ge=2)
     shutdown_grace_s: float = Field(default=20.0, ge=0)
+    max_failing_s: float = Field(
+        default=1800.0, gt=0,
+        description="polls failing with none succeeding for this long: /healthz fails, the watchdog stops",
+    )
     parse_workers: int | None = Field(
         default=None, ge=0,
         description="processes that parse and classify; default one per core, 0 = in the daemon process",
@@ -108,6 +113,10 @@ class FeedEntry(Section):
     title: str | None = None
     interval_s: int | None = Field(
         default=None, ge=1, description="poll this source at most this often (slower than the latency target)"
+    )
+    headers: dict[str, SecretRef] = Field(
+        default_factory=dict,
+        description="request headers from secret references (credentials), sent only to the feed's own origin",
     )
 
 
@@ -214,5 +223,15 @@ def _describe(path: Path, exc: ValidationError) -> str:
     for error in exc.errors():
         key = ".".join(str(part) for part in error["loc"]) or "(top level)"
         message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
-        lines.append(f"{path}: key '{key}': {message} (got {error.get('input')!r})")
+        lines.append(f"{path}: key '{key}': {message} ({_shown(error.get('input'))})")
     return "\n".join(lines)
+
+
+def _shown(value: object) -> str:
+    """What an error may say about a bad value: numbers and booleans as they are;
+    text, tables and lists only by their kind, since a secret written where its
+    reference belongs would otherwise reach the journal."""
+    if isinstance(value, bool | int | float) or value is None:
+        return f"got {value!r}"
+    kind = "text" if isinstance(value, str) else "a table" if isinstance(value, dict) else "a list"
+    return f"got {kind}; the value is not shown"

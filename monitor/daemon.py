@@ -38,9 +38,10 @@ from monitor.alerts.dispatcher import Dispatcher
 from monitor.app import App, owner_id, prepare_database
 from monitor.config import load_config
 from monitor.errors import ConfigError, MonitorError
+from monitor.feedlist import feed_headers
 from monitor.ingest.http import Fetcher
 from monitor.notify import Notifier
-from monitor.pipeline.polling import CycleReport, Poller
+from monitor.pipeline.polling import CycleReport, Poller, PollHealth
 from monitor.pipeline.workers import init_worker, make_pool
 from monitor.secrets import SecretError
 from monitor.store.feeds import FeedStore
@@ -75,10 +76,13 @@ class Runtime:
 
 
 async def build(
-    app: App, owner: str, db: Executor, *, on_alerts: Callable[[], None] | None = None
+    app: App, owner: str, db: Executor, *, on_alerts: Callable[[], None] | None = None,
+    health: PollHealth | None = None,
 ) -> Runtime:
-    """`on_alerts`: called when a poll has queued alerts (the daemon wakes its dispatcher)."""
+    """`on_alerts`: called when a poll has queued alerts (the daemon wakes its dispatcher);
+    `health`: where polls record whether they got anywhere (the daemon's, across reloads)."""
     settings = app.config.settings
+    credentials = feed_headers(app.config)  # first: a missing secret must not leave workers behind
     routes = settings.routes
     workers = settings.schedule.parse_workers
     workers = os.cpu_count() or 1 if workers is None else workers
@@ -92,7 +96,8 @@ async def build(
     poller = Poller(
         feeds=FeedStore(app.engine), pipeline=app.pipeline(), fetcher=fetcher, cpu=cpu, db=db,
         settings=settings.schedule, owner=owner, capacity=settings.fetch.concurrency * 2,
-        per_origin=settings.fetch.per_host_concurrency * 2, on_alerts=on_alerts,
+        per_origin=settings.fetch.per_host_concurrency * 2, on_alerts=on_alerts, health=health,
+        credentials=credentials,
     )
     return Runtime(app, poller, fetcher, cpu, app.dispatcher(owner, db), schedules(routes))
 
@@ -113,11 +118,13 @@ class Daemon:
         self.scheduler: AsyncIOScheduler | None = None
         self.last_cycle: CycleReport | None = None
         self.last_tick = time.monotonic()
+        self.poll_health = PollHealth(app.config.settings.schedule.max_failing_s)
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
         revision = await loop.run_in_executor(self.db, prepare_database, self.app)
-        self.runtime = await build(self.app, self.owner, self.db, on_alerts=self.wake_dispatcher)
+        self.runtime = await build(self.app, self.owner, self.db, on_alerts=self.wake_dispatcher,
+                                   health=self.poll_health)
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._request_stop, sig)
         loop.add_signal_handler(signal.SIGHUP, self._request_reload)
@@ -200,6 +207,7 @@ class Daemon:
             return
         if due is None:
             return  # no enabled feed: the tick notices new ones after a reload
+        due -= self.runtime.poller.clock_offset  # the database's time, on our clock
         # misfire_grace_time=None: a wake-up delayed by a busy loop still runs.
         self.scheduler.add_job(self.wake, "date", run_date=max(due, not_before), id=WAKE_JOB,
                                replace_existing=True, misfire_grace_time=None)
@@ -218,7 +226,10 @@ class Daemon:
                      seconds=round(report.seconds, 2))
 
     def _healthy(self) -> bool:
-        """A running cycle must show progress within twice the fetch deadline."""
+        """Polls must not all be failing for long (`PollHealth`), and a running cycle must
+        show progress within twice the fetch deadline."""
+        if not self.poll_health.ok():
+            return False
         if self.cycle is None or self.cycle.done() or self.runtime is None:
             return True
         limit = 2 * self.app.config.settings.fetch.deadline_s + 30
@@ -234,21 +245,29 @@ class Daemon:
 
     async def reload(self) -> None:
         """Re-read config and rules; on any error keep running on the old ones."""
+        app: App | None = None
         try:
             app = App(load_config(self.config_path))
             await asyncio.get_running_loop().run_in_executor(self.db, prepare_database, app)
         except MonitorError as exc:
             log.error("reload_failed", error=str(exc), keeping="previous configuration")
             return
+        except Exception as exc:  # a bad database.url, an unreachable database: the old one still works
+            log.error("reload_failed", error=f"{type(exc).__name__}: {exc}", keeping="previous configuration")
+            if app is not None and "engine" in app.__dict__:
+                app.engine.dispose()
+            return
         old, running, dispatching = self.runtime, self.cycle, self.dispatching
         self.app = app
         try:
             # the next cycle uses it
-            self.runtime = await build(app, self.owner, self.db, on_alerts=self.wake_dispatcher)
+            self.runtime = await build(app, self.owner, self.db, on_alerts=self.wake_dispatcher,
+                                       health=self.poll_health)
         except ConfigError as exc:
             self.app = old.app if old is not None else self.app
             log.error("reload_failed", error=str(exc), keeping="previous configuration")
             return
+        self.poll_health.max_failing_s = app.config.settings.schedule.max_failing_s
         await self._start_alerts(self.runtime)
         if old is not None:
             asyncio.get_running_loop().create_task(self._retire(old, running, dispatching))
@@ -271,7 +290,7 @@ class Daemon:
         probe = TickProbe(lambda: self.last_tick, max_tick_age_s=3 * settings.schedule.tick_s + 30)
         try:
             sock = bind(settings.web)
-            app = create_app(self.app.read_engine, settings.web, health=probe)
+            app = create_app(self.app.read_engine, settings.web, health=probe, polling=self.poll_health)
         except (OSError, SecretError) as exc:
             raise ConfigError(f"{self.app.config.path}: key 'web': {exc}") from exc
         log.info("web_listening", url=url_of(sock))

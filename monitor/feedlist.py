@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from monitor.config import Config
 from monitor.errors import ConfigError
+from monitor.secrets import SecretError, redact_url, resolve
 from monitor.store.feeds import FeedState, ListedFeed
 
 
@@ -26,6 +27,23 @@ def listed_feeds(config: Config) -> list[ListedFeed]:
         for feed in read_opml(path):
             feeds.setdefault(feed.url, feed)
     return list(feeds.values())
+
+
+def feed_headers(config: Config) -> dict[str, dict[str, str]]:
+    """The request headers of each inline feed that has any (its credentials), read
+    from their secret references; ConfigError names the file and key of one that
+    cannot be read."""
+    found: dict[str, dict[str, str]] = {}
+    for index, entry in enumerate(config.settings.feeds):
+        values = {}
+        for name, ref in entry.headers.items():
+            try:
+                values[name] = resolve(ref)
+            except SecretError as exc:
+                raise ConfigError(f"{config.path}: key 'feeds[{index}].headers.{name}': {exc}") from exc
+        if values:
+            found.setdefault(entry.url.strip(), values)
+    return found
 
 
 def read_opml(path: Path) -> list[ListedFeed]:
@@ -58,8 +76,9 @@ def write_opml(feeds: Sequence[FeedState], *, include_disabled: bool = False) ->
     for feed in feeds:
         if not feed.enabled and not include_disabled:
             continue
-        title = feed.title or feed.url
-        outline = ET.SubElement(body, "outline", type="rss", text=title, title=title, xmlUrl=feed.url)
+        url = redact_url(feed.url)  # credentials belong in [[feeds]] headers, as secret references
+        title = feed.title or url
+        outline = ET.SubElement(body, "outline", type="rss", text=title, title=title, xmlUrl=url)
         if feed.configured_interval_s:
             outline.set("interval_s", str(feed.configured_interval_s))
     ET.indent(root)

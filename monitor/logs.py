@@ -15,12 +15,21 @@ from typing import Any, TextIO
 import structlog
 
 from monitor.present.sanitize import log_value
+from monitor.secrets import redact_urls
 
 
 def escape_controls(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key, value in event.items():
         if isinstance(value, str):
             event[key] = log_value(value)
+    return event
+
+
+def redact_secrets(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Credentials in any URL of any value (a feed URL, an error naming one) never reach the log."""
+    for key, value in event.items():
+        if isinstance(value, str):
+            event[key] = redact_urls(value)
     return event
 
 
@@ -36,6 +45,7 @@ def configure(level: str = "INFO", fmt: str = "kv", stream: TextIO | None = None
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"),
             structlog.processors.format_exc_info,
+            redact_secrets,
             escape_controls,
             renderer,
         ],

@@ -17,6 +17,7 @@ from monitor.present.dates import iso
 from monitor.present.sanitize import printable
 from monitor.present.snippets import plain_snippet
 from monitor.publishing import PublishingHours
+from monitor.secrets import redact_url, redact_urls
 
 if TYPE_CHECKING:
     from monitor.store.alerts import AlertRow, AttemptRow
@@ -106,9 +107,9 @@ def hits_text(item: Item, hits: Sequence[Hit], *, indent: int = 0) -> list[str]:
 
 def feed_dict(f: FeedState) -> dict[str, Any]:
     return {
-        "id": f.id, "url": f.url, "title": f.title, "health": f.health, "enabled": f.enabled,
+        "id": f.id, "url": redact_url(f.url), "title": f.title, "health": f.health, "enabled": f.enabled,
         "disabled_reason": f.disabled_reason, "last_success_at": iso(f.last_success_at),
-        "last_error": f.last_error, "last_error_at": iso(f.last_error_at),
+        "last_error": redact_urls(f.last_error) if f.last_error else None, "last_error_at": iso(f.last_error_at),
         "consecutive_errors": f.consecutive_errors, "next_poll_at": iso(f.next_poll_at),
         "items_seen": f.items_seen, "interval_s": f.interval_s, "publish_gap_s": f.publish_gap_s,
         "stale": f.stale, "lease_owner": f.lease_owner, "listed_in": f.listed_in,

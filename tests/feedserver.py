@@ -43,7 +43,7 @@ from typing import Any, ClassVar, Self
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
-__all__ = ["HOSTILE", "FeedServer", "feed_xml"]
+__all__ = ["HOSTILE", "FeedServer", "entity_expansion_xml", "feed_xml", "many_entries_xml"]
 
 MiB = 1024 * 1024
 
@@ -101,6 +101,31 @@ def feed_xml(
         parts.append("</item>")
     parts.append("</channel></rss>\n")
     return "".join(parts).encode("utf-8")
+
+
+def entity_expansion_xml(*, value_chars: int = 10_000, references: int = 50_000, loose: bool = True) -> bytes:
+    """RSS declaring one internal entity of `value_chars` characters, referenced
+    `references` times in one description (the adversarial review's 160 KB document
+    that expanded to 500 M characters). `loose`: an undefined entity in the channel
+    title sends feedparser from expat to its loose parser."""
+    title = "Expansion &undefined;" if loose else "Expansion"
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        f'<!DOCTYPE rss [\n<!ENTITY a "{"x" * value_chars}">\n]>\n'
+        f'<rss version="2.0"><channel><title>{title}</title><link>https://example.org/</link>'
+        f'<item><title>ILO statement</title><guid>bomb</guid><description>{"&a;" * references}'
+        "</description></item></channel></rss>\n"
+    ).encode("utf-8")
+
+
+def many_entries_xml(entries: int, *, text_chars: int = 0) -> bytes:
+    """Plain RSS 2.0 with `entries` distinct items (the review's 7.1 MB, 50,000-entry feed)."""
+    filler = "Statement on cooperation and human rights. " * (text_chars // 43 + 1)
+    return feed_xml(
+        {"title": f"Item {n}", "guid": f"item-{n}", "link": f"https://press.example/{n}",
+         "description": filler[:text_chars]}
+        for n in range(entries)
+    )
 
 
 @dataclass(slots=True)

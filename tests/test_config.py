@@ -60,3 +60,36 @@ def test_errors_name_the_file_the_key_and_the_problem(tmp_path: Path, body: str,
 def test_a_missing_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "absent.toml")
+
+
+LITERAL_SECRETS = {
+    "web.token": '[web]\ntoken = "{secret}"\n',
+    "channels.ops.webhook.secret": '[channels.ops]\ntype = "webhook"\nurl = "https://hooks.example/x"\nsecret = "{secret}"\n',
+    "channels.desk.email.password": ('[channels.desk]\ntype = "email"\nto = ["a@example.org"]\nfrom = "a@example.org"\n'
+                                     'smtp_host = "smtp.example.org"\nusername = "u"\npassword = "{secret}"\n'),
+    "channels.ops.webhook.secret (a table)": ('[channels.ops]\ntype = "webhook"\nurl = "https://hooks.example/x"\n'
+                                              'secret = {{ value = "{secret}" }}\n'),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LITERAL_SECRETS))
+def test_a_literal_secret_is_named_by_its_key_and_never_echoed(name: str, tmp_path: Path) -> None:
+    """`monitor run` as systemd starts it: its stderr goes to the journal."""
+    import subprocess
+    import sys
+
+    secret = "s3cr3t-VALUE-42"
+    config = write(tmp_path, f'[database]\nurl = "sqlite:///{tmp_path / "m.db"}"\n'
+                             + LITERAL_SECRETS[name].format(secret=secret))
+    proc = subprocess.run([sys.executable, "-m", "monitor", "--config", str(config), "run"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert f"key '{name.split(' ')[0]}" in proc.stderr, proc.stderr
+    assert secret not in proc.stderr + proc.stdout
+
+
+def test_a_literal_secret_from_the_environment_is_not_echoed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MONITOR_WEB_TOKEN", "s3cr3t-VALUE-42")
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, ""))
+    assert "key 'web.token'" in str(error.value) and "s3cr3t" not in str(error.value)

@@ -87,9 +87,15 @@ def test_run_notifies_systemd_polls_and_stops_cleanly_on_sigterm(
     assert "event=poll" in log or "event=stopped" in log
 
 
+BAD_DATABASE_URLS = ["not a url", "nosuchdb://host/db", "postgresql://postgres@127.0.0.1:1/none",
+                     "sqlite:////proc/self/no/such/dir/m.db"]
+
+
 def test_sighup_reloads_the_feed_list_and_survives_a_broken_config(
     server: FeedServer, tmp_path: Path, db_url: str
 ) -> None:
+    """A broken config file, or a database.url that cannot be used, is one
+    reload_failed event each; the old config stays until a good one comes."""
     a = server.add_feed("/a.xml", feed_xml(seed_entries()))
     b = server.add_feed("/b.xml", feed_xml(seed_entries()))
     config = write_config(tmp_path, db_url, [a], schedule={"tick_s": 0.2}, log_level="INFO")
@@ -102,6 +108,12 @@ def test_sighup_reloads_the_feed_list_and_survives_a_broken_config(
         proc.send_signal(signal.SIGHUP)
         time.sleep(1)
         assert proc.poll() is None, "a broken config on reload must not stop the daemon"
+        for bad in BAD_DATABASE_URLS:
+            write_config(tmp_path, bad, [a, b], schedule={"tick_s": 0.2}, log_level="INFO")
+            proc.send_signal(signal.SIGHUP)
+            time.sleep(0.7)
+            assert proc.poll() is None, bad
+        assert server.requests("/b.xml") == 0  # the old feed list stays
 
         write_config(tmp_path, db_url, [a, b], schedule={"tick_s": 0.2}, log_level="INFO")
         proc.send_signal(signal.SIGHUP)
@@ -114,6 +126,8 @@ def test_sighup_reloads_the_feed_list_and_survives_a_broken_config(
         proc.wait()
     log = proc.stderr.read().decode()
     assert "event=reload_failed" in log and "bogus" in log
+    assert log.count("event=reload_failed") == 1 + len(BAD_DATABASE_URLS), log
+    assert "never retrieved" not in log and "Traceback" not in log, log
     assert "event=reloaded" in log
 
 
@@ -184,7 +198,7 @@ def test_a_feed_is_polled_when_it_falls_due_and_its_alert_goes_out_at_once(tmp_p
         )
         config.write_text(
             config.read_text().replace(
-                "[schedule]\n", "[schedule]\ntick_s = 60\nmin_interval_s = 2\nmax_interval_s = 2\n")
+                "[schedule]\n", "[schedule]\ntick_s = 60\nlatency_target_s = 2\nmin_interval_s = 2\n")
             + f'[fetch]\nallowed_networks = ["127.0.0.1/32"]\n[[feeds]]\nurl = {json.dumps(url)}\n'
         )
         proc = start(config, tmp_path, TEST_WHSEC=WHSEC)
@@ -222,3 +236,49 @@ def wait_for_value(produce, timeout: float):
             return value
         time.sleep(0.02)
     raise AssertionError("no value in time")
+
+
+def test_polls_failing_for_too_long_fail_healthz_and_starve_the_watchdog(
+    server: FeedServer, tmp_path: Path, notify_socket: socket.socket
+) -> None:
+    """Every poll fails (here a 500; a dead worker pool did the same): after
+    schedule.max_failing_s, /healthz says so and systemd's watchdog is no longer fed."""
+    import httpx
+
+    port = free_port()
+    config = write_config(tmp_path, f"sqlite:///{tmp_path / 'm.db'}", [server.hostile_url("500")],
+                          schedule={"tick_s": 0.2, "max_failing_s": 1})
+    config.write_text(config.read_text().replace("[web]\nport = 0", f"[web]\nport = {port}"))
+    proc = start(config, tmp_path, NOTIFY_SOCKET=str(tmp_path / "notify.sock"), WATCHDOG_USEC="2000000")
+    try:
+        messages_until(notify_socket, "READY=1", timeout=30)
+
+        def received(seconds: float) -> list[str]:
+            """Notifications for `seconds` (read on: an unread socket blocks the daemon's sends)."""
+            seen: list[str] = []
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                try:
+                    seen += notify_socket.recv(4096).decode().splitlines()
+                except TimeoutError:
+                    pass
+            return seen
+
+        def failing() -> dict | None:
+            received(0.1)
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+            except httpx.HTTPError:
+                return None
+            return response.json() if response.status_code == 503 else None
+
+        health = wait_for_value(failing, timeout=15)
+        assert health["failed"] == ["polling"], health
+        assert "no feed polled successfully" in health["checks"]["polling"]["error"]
+        received(0.3)  # what was sent before
+        later = received(1.0)  # five ticks
+        assert "WATCHDOG=1" not in later
+        assert any(m.startswith("STATUS=") for m in later)  # the ticks go on
+    finally:
+        proc.kill()
+        proc.wait()

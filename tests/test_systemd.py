@@ -50,5 +50,6 @@ def test_the_unit_scores_ok_on_exposure(analyze: str) -> None:
 def test_the_unit_uses_notify_watchdog_and_credentials() -> None:
     text = UNIT.read_text()
     for directive in ("Type=notify", "WatchdogSec=", "Restart=on-failure", "DynamicUser=yes",
-                      "StateDirectory=press-monitor", "LoadCredential=", "ExecReload=/bin/kill -HUP $MAINPID"):
+                      "StateDirectory=press-monitor", "LoadCredential=", "ExecReload=/bin/kill -HUP $MAINPID",
+                      "MemoryHigh=", "MemoryMax="):
         assert directive in text

@@ -68,7 +68,9 @@ class Dispatcher:
         self.owner = owner
         self._db = db
         self._descriptions = dict(descriptions or {})
-        self._clock = clock or (lambda: datetime.now(UTC))
+        self._injected_clock = clock
+        self._clock_offset = timedelta(0)  # the database's clock minus ours, read each pass
+        self._clock = clock or (lambda: datetime.now(UTC) + self._clock_offset)
 
     async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._db, partial(fn, *args, **kwargs))
@@ -88,6 +90,8 @@ class Dispatcher:
         started = time.monotonic()
         attempted: set[int] = set()
         lease = timedelta(seconds=self.settings.lease_s)
+        if self._injected_clock is None:  # leases and retry times on the database's clock
+            self._clock_offset = await self._call(self.outbox.now) - datetime.now(UTC)
         while len(attempted) < MAX_PER_PASS and not (stop and stop.is_set()):
             claimed = await self._call(
                 self.outbox.claim_due, self.owner, lease, self.settings.concurrency,

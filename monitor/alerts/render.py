@@ -21,8 +21,9 @@ from monitor.alerts.content import Content, Digest, MatchAlert
 from monitor.alerts.settings import EmailChannel
 from monitor.items import Hit
 from monitor.present.dates import iso, when
-from monitor.present.sanitize import html_text, one_line, safe_href
+from monitor.present.sanitize import header_text, html_text, one_line, safe_href
 from monitor.present.snippets import Snippet, as_html, as_text, email_mark, snippet
+from monitor.secrets import redact_url
 from monitor.store.matches import Match, Source
 
 PAYLOAD_VERSION = 1
@@ -83,7 +84,7 @@ def _match_fields(alert: MatchAlert) -> dict[str, Any]:
             "url": story.url,
             "guid": story.guid,
             "source": story.source.name,
-            "feed": story.source.feed_url,
+            "feed": redact_url(story.source.feed_url),
             "place": story.place,
             "language": story.language,
             "published": iso(story.published_at),
@@ -98,8 +99,8 @@ def _match_fields(alert: MatchAlert) -> dict[str, Any]:
         ],
         "hits_total": len(story.hits),
         "sources": [
-            {"name": s.name, "feed": s.feed_url, "url": s.url, "title": s.title, "published": iso(s.published_at),
-             "seen_at": iso(s.ingested_at)}
+            {"name": s.name, "feed": redact_url(s.feed_url), "url": s.url, "title": s.title,
+             "published": iso(s.published_at), "seen_at": iso(s.ingested_at)}
             for s in story.sources
         ],
     }
@@ -119,7 +120,7 @@ def email(content: Content, channel: EmailChannel, *, now: datetime | None = Non
     msg = EmailMessage()
     msg["From"] = channel.sender
     msg["To"] = ", ".join(channel.to)
-    msg["Subject"] = subject(content, channel.subject_prefix)
+    msg["Subject"] = header_text(subject(content, channel.subject_prefix))
     msg["Date"] = format_datetime(now or datetime.now(UTC))
     msg["Message-ID"] = message_id(content.key, channel.sender)
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies, please

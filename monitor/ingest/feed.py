@@ -20,6 +20,14 @@ like with their content), links inside the markup are not kept, and whatever
 is shown (dashboard, alerts) is escaped. Entry and feed links are still
 resolved against the document's base: feedparser does that separately.
 
+Entity references are bounded before any parser sees the document
+(`_check_entities`): feedparser keeps every internal entity whose value has no
+`&` or `"` and both of its parsers expand each reference, and expat reads
+declarations that feedparser's filter misses. A document may declare only flat
+entities (no nesting, no parameter entities) and their references may make it
+at most `limits.MAX_ENTITY_EXPANSION` times its size; anything else is a
+FeedError. Only the first `limits.MAX_ENTRIES` entries of a document are read.
+
 Plain RSS 2.0, which most press offices serve, is read by `plainrss` instead:
 the same result at a tenth of the cost (see there).
 
@@ -42,11 +50,12 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import charset_normalizer
 import feedparser
 
+from monitor import limits
 from monitor.errors import InputError
 from monitor.ingest import plainrss
 from monitor.items import Item
@@ -79,6 +88,7 @@ def parse_feed(body: bytes, headers: Mapping[str, str], *, source: str) -> Parse
         raise FeedError("empty body")
     lowered = {k.lower(): v for k, v in headers.items()}
     text, encoding_problem = _decode(body, _http_charset(lowered.get("content-type", "")))
+    _check_entities(text)
     flags = (ENCODING_GUESSED,) if encoding_problem else ()
     plain = plainrss.read(text, lowered)
     if plain is not None:  # plain RSS 2.0, read as feedparser would but 10x faster
@@ -92,6 +102,7 @@ def _from_plain(
     feed_title = _clean(plain.title)
     feed_language = _clean(plain.language) or _clean(headers.get("content-language"))
     entry_language = _clean(plain.entry_language)
+    entries, problem = _first_entries(plain.entries, problem)
     items = [
         Item(
             source=source,
@@ -104,7 +115,7 @@ def _from_plain(
             origin=feed_title,
             flags=flags,
         )
-        for entry in plain.entries
+        for entry in entries
     ]
     return ParsedFeed(
         title=feed_title, link=_clean(plain.link), items=items, ttl_seconds=_ttl_seconds(plain.ttl), problem=problem
@@ -142,6 +153,7 @@ def _with_feedparser(
     if encoding_problem is not None:
         problem = f"{encoding_problem}; {problem}" if problem else encoding_problem
         flags = (*flags, ENCODING_GUESSED)
+    entries, problem = _first_entries(entries, problem)
 
     feed = parsed.get("feed") or {}
     feed_title = _clean(feed.get("title"))
@@ -159,6 +171,55 @@ def _with_feedparser(
     )
 
 
+T = TypeVar("T")
+
+
+def _first_entries(entries: list[T], problem: str | None) -> tuple[list[T], str | None]:
+    """At most `limits.MAX_ENTRIES` entries, and the problem saying so when there were more."""
+    if len(entries) <= limits.MAX_ENTRIES:
+        return entries, problem
+    cut = f"{len(entries)} entries, only the first {limits.MAX_ENTRIES} are read"
+    return entries[: limits.MAX_ENTRIES], f"{problem}; {cut}" if problem else cut
+
+
+# --- entities ------------------------------------------------------------------
+
+_ENTITY_DECL: Final = re.compile(r"<!ENTITY", re.IGNORECASE)
+# A flat general entity: a name and a quoted value, nothing else.
+_FLAT_ENTITY: Final = re.compile(r"""<!ENTITY\s+([^\s%"'>]+)\s+(?:"([^"]*)"|'([^']*)')\s*>""", re.IGNORECASE)
+# In a value, `&` may only start a character reference or a predefined entity.
+_VALUE_REFERENCE: Final = re.compile(r"&(?!#[0-9]+;|#x[0-9A-Fa-f]+;|(?:lt|gt|amp|apos|quot);)")
+_REFERENCE: Final = re.compile(r"&([^\s&;<>\"']+);")
+
+
+def _check_entities(text: str) -> None:
+    """Raise FeedError unless entity references grow the document by at most its own
+    size times `MAX_ENTITY_EXPANSION - 1`, whichever parser expands them.
+
+    Every declaration anywhere in the document counts (a parser might read any of
+    them), each reference at its value's full length, so the bound holds for
+    expat, for feedparser's loose parser, and for anything it might fall back on.
+    """
+    if _ENTITY_DECL.search(text) is None:
+        return
+    declared = list(_FLAT_ENTITY.finditer(text))
+    if len(declared) != len(_ENTITY_DECL.findall(text)):
+        raise FeedError("document refused: it declares parameter, external or malformed entities")
+    sizes: dict[str, int] = {}
+    for match in declared:
+        value = match.group(2) if match.group(2) is not None else match.group(3)
+        if _VALUE_REFERENCE.search(value):
+            raise FeedError(f"document refused: entity {match.group(1)!r} refers to other entities")
+        sizes[match.group(1)] = max(sizes.get(match.group(1), 0), len(value))
+    growth = sum(sizes.get(name, 0) for name in _REFERENCE.findall(text))
+    limit = (limits.MAX_ENTITY_EXPANSION - 1) * len(text)
+    if growth > limit:
+        raise FeedError(
+            f"document refused: its entity references would add {growth} characters to its {len(text)} "
+            f"(at most {limits.MAX_ENTITY_EXPANSION} times its size)"
+        )
+
+
 # --- character encoding -----------------------------------------------------
 
 _WHITESPACE_AND_BOM: Final = b" \t\r\n\xef\xbb\xbf"
@@ -168,6 +229,14 @@ _BOMS: Final = (
     (codecs.BOM_UTF8, "utf-8-sig"),
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# Without a byte-order mark, how an XML document in UTF-16/32 starts (`<?` or `<x`;
+# XML 1.0 appendix F). ASCII in UTF-16 is valid UTF-8 too, full of NULs: look first.
+_WIDE_STARTS: Final = (
+    (b"\x00\x00\x00<", "utf-32-be"),
+    (b"<\x00\x00\x00", "utf-32-le"),
+    (b"\x00<\x00", "utf-16-be"),
+    (b"<\x00", "utf-16-le"),
 )
 _XML_ENCODING: Final = re.compile(rb"""^\s*<\?xml[^>]*?\bencoding\s*=\s*["']([A-Za-z0-9._:-]+)["']""")
 _HTTP_CHARSET: Final = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9._:-]+)""", re.IGNORECASE)
@@ -204,12 +273,16 @@ def _try(body: bytes, codec: str | None) -> str | None:
 def _decode(body: bytes, http_charset: str | None) -> tuple[str, str | None]:
     """Decode the document; the second value explains a guess, None if none was needed.
 
-    Order: byte-order mark, HTTP charset, XML declaration, UTF-8 (the XML
-    default); then charset-normalizer as a last resort, which counts as a guess.
+    Order: byte-order mark, UTF-16/32 told by the first bytes, HTTP charset, XML
+    declaration, UTF-8 (the XML default); then charset-normalizer as a last
+    resort, which counts as a guess.
     """
     for bom, codec in _BOMS:
         if body.startswith(bom) and (text := _try(body, codec)) is not None:
             return text.lstrip("\ufeff"), None
+    for start, codec in _WIDE_STARTS:
+        if body.startswith(start) and (text := _try(body, codec)) is not None:
+            return text, None
     declared = _XML_ENCODING.match(body[:1024])
     xml_charset = declared.group(1).decode("ascii") if declared else None
     xml_codec = _codec(xml_charset)

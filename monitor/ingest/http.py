@@ -180,8 +180,11 @@ class Fetcher:
         """Close pooled connections."""
         await self._client.aclose()
 
-    async def fetch(self, url: str, conditional: Conditional = Conditional()) -> Fetched:
-        """Fetch `url`; return its body (or a 304) or raise FetchError.
+    async def fetch(
+        self, url: str, conditional: Conditional = Conditional(), credentials: Mapping[str, str] | None = None
+    ) -> Fetched:
+        """Fetch `url`; return its body (or a 304) or raise FetchError. `credentials`:
+        request headers sent to `url`'s origin only, never across a redirect to another.
 
         The per-host slot is taken before the global one: a fetch queued
         behind a slow host must not sit on a global slot other hosts could use.
@@ -195,7 +198,7 @@ class Fetcher:
             deadline = self._settings.deadline_s
             try:
                 async with asyncio.timeout(deadline):
-                    return await self._fetch(url, conditional, started)
+                    return await self._fetch(url, conditional, started, credentials or {})
             except TimeoutError:
                 raise FetchError("timeout", f"deadline of {deadline:g}s exceeded") from None
             except AddressRefused as exc:
@@ -203,9 +206,11 @@ class Fetcher:
             except httpx.HTTPError as exc:
                 raise _map_httpx_error(exc, self._settings) from exc
 
-    async def _fetch(self, url: str, conditional: Conditional, started: float) -> Fetched:
+    async def _fetch(
+        self, url: str, conditional: Conditional, started: float, credentials: Mapping[str, str]
+    ) -> Fetched:
         """Follow redirects by hand, then read the final response under the cap."""
-        headers: dict[str, str] = {}
+        headers: dict[str, str] = dict(credentials)
         if conditional.etag:
             headers["If-None-Match"] = conditional.etag
         if conditional.last_modified:
@@ -224,6 +229,9 @@ class Fetcher:
                 await _drain(response)
             finally:
                 await response.aclose()
+            if credentials and _origin(next_request.url) != _origin(httpx.URL(url)):
+                for name in credentials:  # httpx drops only Authorization, and only this hop
+                    next_request.headers.pop(name, None)
             request = next_request
 
     async def _complete(self, response: httpx.Response, conditional: Conditional, started: float) -> Fetched:
@@ -315,6 +323,10 @@ class _HostLimiter:
                 del self._slots[host]
             else:
                 self._slots[host] = (semaphore, users - 1)
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return url.scheme, url.host, url.port or {"http": 80, "https": 443}.get(url.scheme)
 
 
 def _host_of(url: str) -> str:

@@ -31,7 +31,7 @@ from monitor.ingest.http import Conditional, Fetcher, FetchError
 from monitor.items import Prepared, Result
 from monitor.pipeline.reports import CycleReport, PollReport
 from monitor.pipeline.steps import Pipeline
-from monitor.pipeline.workers import PreparedFeed, prepare_feed
+from monitor.pipeline.workers import PreparedFeed, WorkerDied, prepare_feed
 from monitor.publishing import PublishingHours, publication_time, seen_delay
 from monitor.store.feeds import FeedState, FeedStore, Success
 
@@ -41,6 +41,33 @@ log = logs.get("poller")
 FLUSH_EVERY = 100  # good polls per transaction, at most
 FLUSH_AFTER_S = 0.2  # and none waits longer than this to be written
 COMMIT_GROUP = 16  # feeds whose items are stored in one transaction, at most
+
+
+class PollHealth:
+    """Is polling getting anywhere? Polls failing with no success for longer than
+    `max_failing_s` (a broken worker pool, a database refusing writes) is reported
+    by `/healthz` and stops the systemd watchdog, so that systemd restarts us.
+    Measured from the first failure after the last success: a quiet spell with
+    nothing due is not a failure."""
+
+    def __init__(self, max_failing_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.max_failing_s = max_failing_s
+        self.clock = clock
+        self.failing_since: float | None = None
+
+    def record(self, ok: bool) -> None:
+        if ok:
+            self.failing_since = None
+        elif self.failing_since is None:
+            self.failing_since = self.clock()
+
+    def failing_s(self) -> float | None:
+        """Seconds since polls started failing with none succeeding; None if the last one succeeded."""
+        return None if self.failing_since is None else self.clock() - self.failing_since
+
+    def ok(self) -> bool:
+        failing = self.failing_s()
+        return failing is None or failing <= self.max_failing_s
 
 
 class _Successes:
@@ -224,11 +251,15 @@ class Poller:
         capacity: int,
         per_origin: int = 4,
         on_alerts: Callable[[], None] | None = None,
+        health: PollHealth | None = None,
+        credentials: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         """`capacity`: feeds claimed and not yet finished, at most; `per_origin`: feeds of
         one origin per claim (see the module docstring); `on_alerts` is called as soon
         as a feed's items have queued alerts, so the daemon can dispatch them at once
-        instead of at its next dispatch tick."""
+        instead of at its next dispatch tick. `health` records every poll's outcome (the
+        daemon keeps one across reloads). `credentials`: request headers per feed URL
+        (`feedlist.feed_headers`)."""
         self.feeds = feeds
         self.pipeline = pipeline
         self.fetcher = fetcher
@@ -240,8 +271,16 @@ class Poller:
         self.per_origin = per_origin
         self.on_alerts = on_alerts
         self.last_progress = time.monotonic()  # the watchdog checks this moves
+        self.health = health or PollHealth(settings.max_failing_s)
+        self.credentials = credentials or {}
+        self.clock_offset = timedelta(0)  # the database's clock minus ours, read each cycle
         self._successes = _Successes()
         self._committer = _Committer(pipeline, db)
+
+    def _now(self) -> datetime:
+        """The database's time as of now, for due times: instances whose clocks
+        disagree still agree on when a feed is due."""
+        return datetime.now(UTC) + self.clock_offset
 
     async def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.db, lambda: fn(*args, **kwargs))
@@ -251,7 +290,8 @@ class Poller:
         is due. On `stop`, claim nothing more and let in-flight polls finish
         within the grace period; the rest are cancelled and their leases released."""
         stop = stop or asyncio.Event()
-        due_by = datetime.now(UTC)  # feeds falling due during the cycle wait for the next one
+        due_by = await self._db(self.feeds.now)  # feeds falling due during the cycle wait for the next one
+        self.clock_offset = due_by - datetime.now(UTC)
         report = CycleReport()
         started = time.monotonic()
         lease = timedelta(seconds=self.settings.lease_s)
@@ -336,17 +376,19 @@ class Poller:
             log.exception("poll_crashed", feed=feed.url)
             report = await self._failed(feed, f"internal error: {type(exc).__name__}: {exc}", None)
         metrics.record_poll(report.result)
+        self.health.record(report.result != "error")
         return report
 
     async def _poll(self, feed: FeedState) -> PollReport:
         started = time.monotonic()
         try:
             with metrics.FETCH_SECONDS.time():
-                fetched = await self.fetcher.fetch(feed.url, Conditional(feed.etag, feed.last_modified))
+                fetched = await self.fetcher.fetch(feed.url, Conditional(feed.etag, feed.last_modified),
+                                                   self.credentials.get(feed.url))
         except FetchError as exc:
             return await self._failed(feed, str(exc), exc.retry_after_s, gone=exc.gone, kind=exc.kind)
 
-        now = datetime.now(UTC)
+        now = self._now()
         asked = [schedule.Asked(fetched.max_age_s, "Cache-Control/Expires")] if fetched.max_age_s else []
         hours = PublishingHours.of(feed.publish_hours)
         if fetched.status == 304 or fetched.body is None:
@@ -366,6 +408,8 @@ class Poller:
             prepared = await self._prepare(feed.url, fetched.body, fetched.headers)
         except FeedError as exc:
             return await self._failed(feed, str(exc), None, kind="parse")
+        except WorkerDied as exc:  # twice, on this feed: most likely its cause (out of memory?)
+            return await self._failed(feed, f"parse failed: {exc}", None, kind="parse")
         live = feed.last_success_at is not None  # a first poll takes the source's backlog
         new = await self._commit(feed.url, prepared, now, live=live)
         if prepared.ttl_s:
@@ -430,14 +474,14 @@ class Poller:
         """A document a WebSub hub pushed for `source`: the same prepare and commit as a
         poll, at once; its schedule is left to polling. The number of new items."""
         prepared = await self._prepare(source, body, headers)
-        new = await self._commit(source, prepared, datetime.now(UTC), live=True)
+        new = await self._commit(source, prepared, self._now(), live=True)
         log.info("push", feed=source, items=len(prepared.entries), new=len(new))
         return len(new)
 
     async def _failed(
         self, feed: FeedState, error: str, retry_after_s: float | None, *, gone: bool = False, kind: str = "error"
     ) -> PollReport:
-        now = datetime.now(UTC)
+        now = self._now()
         errors = feed.consecutive_errors + 1
         plan = schedule.after_failure(
             self.settings, now, interval_s=feed.interval_s, consecutive_errors=errors, retry_after_s=retry_after_s

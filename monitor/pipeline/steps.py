@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
+from monitor import limits
 from monitor.dedupe import canonical_url, fingerprints
 from monitor.items import AlertRequest, Hit, Item, Outcome, Prepared, Result, SourceBatch
 from monitor.normalize import normalize
@@ -38,9 +39,9 @@ class Pipeline:
         self.route = route
 
     def classify(self, raw: Item) -> tuple[Item, list[Hit]]:
-        """The normalized item and its hits (`monitor classify` shows these)."""
-        item = normalize(raw)
-        return item, self.matcher.scan(item)
+        """The normalized item and its hits (`monitor classify` shows these), within the caps."""
+        item = normalize(limits.cap_item(raw))
+        return item, limits.cap_hits(self.matcher.scan(item))
 
     def prepare(self, items: Iterable[Item]) -> list[Prepared]:
         """Everything decided about a batch, without I/O: safe to run in a worker process."""

@@ -9,15 +9,21 @@ plain picklable values; storage stays in the daemon process.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import os
+import signal
+import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, InvalidStateError, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from monitor import logs
 from monitor.alerts.routing import Router
 from monitor.alerts.settings import Route
 from monitor.ingest import ParsedFeed, parse_feed
@@ -26,6 +32,12 @@ from monitor.pipeline.steps import Pipeline
 from monitor.rules import compile_rules, load_rules
 
 _pipeline: Pipeline | None = None
+log = logs.get("workers")
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+class WorkerDied(BrokenProcessPool):
+    """A worker died on this task twice (first in the pool that broke, then in its replacement)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,25 +74,119 @@ def prepare_items(items: Sequence[Item]) -> list[Prepared]:
 
 
 def make_pool(rule_paths: Sequence[Path], workers: int, routes: Sequence[Route] = ()) -> Executor:
-    """Worker processes, started now so the first poll does not wait for them.
+    """Worker processes, started now so the first poll does not wait for them, and
+    replaced when one dies (`SupervisedPool`).
 
     forkserver, because the daemon has threads (scheduler, database) that must not
     be forked. The fork server imports this module once and each worker forks from
     it with everything imported, instead of spending about a second of CPU each on
-    imports; the server lives as long as the daemon, so a worker that dies is
-    replaced as cheaply.
+    imports; the server lives as long as the daemon, so a new pool starts as
+    cheaply. Workers die with the fork server, which exits with the daemon.
     """
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([__name__])
-    pool = ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=context,
-        initializer=init_worker,
-        initargs=(list(rule_paths), list(routes)),
-    )
-    for _ in range(workers):  # each submission with no idle worker starts one
-        pool.submit(int)
-    return pool
+
+    def start() -> ProcessPoolExecutor:
+        pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=context,
+            initializer=_init_child,
+            initargs=(None, init_worker, (list(rule_paths), list(routes))),  # their parent: the fork server
+        )
+        for _ in range(workers):  # each submission with no idle worker starts one
+            pool.submit(int)
+        return pool
+
+    return SupervisedPool(start)
+
+
+class SupervisedPool(Executor):
+    """A process pool that survives its workers: when one dies (the OOM killer, a
+    `kill -9`), concurrent.futures marks the whole pool broken for good, so a new
+    one is started and every task that was in flight is submitted once more. A task
+    whose second run dies too fails with `WorkerDied`: it is most likely the cause."""
+
+    def __init__(self, start: Callable[[], ProcessPoolExecutor]) -> None:
+        self._start = start
+        self._lock = threading.Lock()
+        self._pool = start()
+        self._closed = False
+        self.replaced = 0  # pools started after a worker died
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        outer: Future[Any] = Future()
+        self._run(outer, fn, args, kwargs, retry=True)
+        return outer
+
+    def _run(self, outer: Future[Any], fn: Callable[..., Any], args: Any, kwargs: Any, *, retry: bool) -> None:
+        pool = self._pool
+        try:
+            inner = pool.submit(fn, *args, **kwargs)
+        except BrokenProcessPool as exc:  # broke before this submission: no run was lost
+            if self._closed:
+                outer.set_exception(exc)
+                return
+            self._replace(pool)
+            self._run(outer, fn, args, kwargs, retry=retry)
+            return
+        except RuntimeError as exc:  # shut down meanwhile
+            outer.set_exception(exc)
+            return
+
+        def settle(done: Future[Any]) -> None:
+            if outer.done():  # cancelled meanwhile
+                return
+            exc = done.exception() if not done.cancelled() else None
+            if isinstance(exc, BrokenProcessPool):
+                self._replace(pool)
+                if retry:
+                    self._run(outer, fn, args, kwargs, retry=False)
+                    return
+                exc = WorkerDied(f"a parse worker died twice running this task ({exc})")
+            try:
+                if done.cancelled():
+                    outer.cancel()
+                elif exc is not None:
+                    outer.set_exception(exc)
+                else:
+                    outer.set_result(done.result())
+            except InvalidStateError:  # cancelled by its caller in between
+                pass
+
+        inner.add_done_callback(settle)
+
+    def _replace(self, broken: ProcessPoolExecutor) -> None:
+        """Start a new pool unless another task already replaced `broken`."""
+        with self._lock:
+            if self._pool is not broken or self._closed:
+                return
+            self._pool = self._start()
+            self.replaced += 1
+        broken.shutdown(wait=False)
+        log.warning("parse_workers_replaced", reason="a worker process died", replaced=self.replaced)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        with self._lock:
+            self._closed = True  # a pool breaking now is not replaced
+        self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
+def _init_child(parent: int | None, initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
+    """In a new worker: die with the process that started it, then the real initializer."""
+    die_with_parent(parent)
+    if initializer is not None:
+        initializer(*initargs)
+
+
+def die_with_parent(parent: int | None) -> None:
+    """Have the kernel SIGKILL this process when its parent dies (Linux; elsewhere the
+    pool's own EOF handling is all there is). `parent`, when known: if it is already
+    gone (it died before the request was made), exit now."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if parent is not None and os.getppid() != parent:
+        os._exit(1)
 
 
 def forked_pool(
@@ -92,4 +198,4 @@ def forked_pool(
     if workers < 2 or threading.active_count() > 1:
         return None
     return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
-                               initializer=initializer, initargs=initargs)
+                               initializer=_init_child, initargs=(os.getpid(), initializer, initargs))

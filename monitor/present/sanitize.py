@@ -8,7 +8,8 @@ terminal escape sequences, markup, or characters an XML document cannot carry.
 | ------------------------------- | ------------- |
 | a terminal line (the CLI)       | `printable`   |
 | a log line (logfmt, JSON)       | `log_value`   |
-| an email header, a mail line    | `one_line`    |
+| a mail line                     | `one_line`    |
+| an email header                 | `header_text` (after `one_line`) |
 | HTML (email, dashboard)         | `html_text`   |
 | a link target in HTML or Atom   | `safe_href`   |
 | XML (the Atom feed)             | `xml_text`    |
@@ -25,6 +26,8 @@ from urllib.parse import urlsplit
 
 from markupsafe import Markup, escape
 
+from monitor.secrets import redact_urls
+
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _BREAKS = re.compile(r"[\t\n\r]")
 _WHITESPACE = re.compile(r"\s+")
@@ -39,10 +42,11 @@ def _escape(match: re.Match[str]) -> str:
 
 def printable(text: str | None) -> str:
     """Text safe for one terminal line: line breaks and tabs as spaces, other
-    controls shown escaped (`\\x1b`), so output can neither be forged nor repainted."""
+    controls shown escaped (`\\x1b`), so output can neither be forged nor repainted,
+    and no credentials in URLs (`monitor.secrets.redact_urls`)."""
     if not text:
         return ""
-    return _CONTROLS.sub(_escape, _BREAKS.sub(" ", text))
+    return _CONTROLS.sub(_escape, _BREAKS.sub(" ", redact_urls(text)))
 
 
 def log_value(text: str) -> str:
@@ -63,6 +67,15 @@ def one_line(text: str | None, limit: int | None = None) -> str:
     if limit is not None and len(cleaned) > limit:
         cleaned = cleaned[: limit - 1].rstrip() + "…"
     return cleaned
+
+
+def header_text(text: str) -> str:
+    """`text` as it must reach a header: never an RFC 2047 encoded word. The email
+    package decodes `=?charset?q?…?=` in any header value it is given, even inside
+    a word, and unpatched Pythons (CVE-2024-6923) then write a decoded CR LF out raw,
+    adding headers. A zero-width space after every `=` of `=?` leaves the text as
+    the reader sees it and gives the parser nothing to decode."""
+    return text.replace("=?", "=\u200b?")
 
 
 def html_text(text: str | None) -> Markup:

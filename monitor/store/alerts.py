@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, func, insert, or_, select, update
 
 from monitor.states import AlertMode, AlertState
+from monitor.store.engine import database_now
 from monitor.store.matches import Match, read_match
 from monitor.store.models import Alert, ChannelState, DeliveryAttempt, StoredItem
 
@@ -97,6 +98,11 @@ class Outbox:
 
     # claiming and recording ------------------------------------------------
 
+    def now(self) -> datetime:
+        """The database's time: instances whose clocks disagree agree on leases and due times."""
+        with self.engine.connect() as conn:
+            return database_now(conn)
+
     def claim_due(
         self,
         owner: str,
@@ -112,7 +118,7 @@ class Outbox:
         Counting the attempt here, not when it ends, means a message that crashes
         the dispatcher every time still runs out of attempts instead of looping.
         """
-        now = now or _now()
+        now = now or self.now()  # leases and due times on the database's clock
         if not channels or limit < 1:
             return []
         disabled = select(channels_t.c.channel)
@@ -236,7 +242,7 @@ class Outbox:
 
     def retry(self, ids: Sequence[int] = (), *, dead: bool = False, now: datetime | None = None) -> Retried:
         """Re-drive alerts now, with a fresh set of attempts: the given ids, or every dead one."""
-        now = now or _now()
+        now = now or self.now()  # leases and due times on the database's clock
         refused: list[tuple[int, str]] = []
         with self.engine.begin() as conn:
             if dead:
@@ -307,7 +313,7 @@ class Outbox:
         Safe to run from several instances at once: the key is unique, and a row
         already folded by a concurrent run no longer matches `state = 'pending'`.
         """
-        now = now or _now()
+        now = now or self.now()  # leases and due times on the database's clock
         with self.engine.begin() as conn:
             exists = conn.execute(select(alerts_t.c.id).where(alerts_t.c.idempotency_key == key)).scalar()
             if exists is not None:

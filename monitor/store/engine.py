@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import weakref
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DatabaseError, OperationalError
+
+_verified: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+class DatabaseCorrupt(OperationalError):
+    """The SQLite file failed its integrity check (exit 4, like any unusable database)."""
 
 
 def normalize_url(url: str) -> str:
@@ -34,7 +45,7 @@ def make_engine(
         return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
 
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        _private_file(Path(parsed.database))
     engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000}, **kwargs)
 
     @event.listens_for(engine, "connect")
@@ -56,3 +67,58 @@ def make_engine(
         conn.exec_driver_sql("BEGIN" if read_mostly else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def _private_file(path: Path) -> None:
+    """Create the database's missing directories 0700 and the file itself 0600
+    (SQLite would make it 0644 under the usual umask; its -wal and -shm files take
+    the database's mode). Existing ones are left as they are."""
+    missing = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
+    for directory in reversed(missing):
+        directory.mkdir(mode=0o700, exist_ok=True)
+        directory.chmod(0o700)  # mkdir's mode is masked by the umask
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+
+
+_NOW = {
+    "postgresql": "SELECT now()",  # the transaction's start: one instant for the whole claim
+    "sqlite": "SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')",  # one machine: its clock, read by SQLite
+}
+
+
+def database_now(conn: Connection) -> datetime:
+    """The database's clock, as an aware UTC datetime: claims, leases and due times
+    are computed from it, so instances whose clocks disagree still agree on who
+    holds what and what is due (one code path; only the query differs)."""
+    value = conn.exec_driver_sql(_NOW[conn.dialect.name]).scalar_one()
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def verify(engine: Engine) -> None:
+    """On SQLite, `PRAGMA quick_check` once per engine: a corrupt file must stop a
+    start with what to do (DatabaseCorrupt), not start a daemon that fails later.
+    A server database checks itself."""
+    if engine.dialect.name != "sqlite" or engine in _verified:
+        return
+    try:
+        with engine.connect() as conn:
+            problems = [row[0] for row in conn.exec_driver_sql("PRAGMA quick_check").all()]
+    except OperationalError as exc:
+        if "malformed" not in str(exc.orig):
+            raise  # locked, unreadable, no such directory: not corruption
+        problems = [str(exc.orig)]
+    except DatabaseError as exc:  # "file is not a database": the header is gone
+        problems = [str(exc.orig)]
+    if problems != ["ok"]:
+        path = engine.url.database
+        more = f" and {len(problems) - 1} more problems" if len(problems) > 1 else ""
+        raise DatabaseCorrupt("PRAGMA quick_check", None, sqlite3.DatabaseError(
+            f"the SQLite file {path} is corrupt ({problems[0]}{more}). Stop every process using it, then "
+            f"restore it from a backup, or move it aside to start afresh (a new one is created); "
+            f"`sqlite3 {path} .recover` salvages what it can"))
+    _verified.add(engine)

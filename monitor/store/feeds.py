@@ -4,7 +4,9 @@ Due times live here, not in the scheduler's memory, so a restart or a second
 instance picks up exactly where things stand. A feed is claimed with one atomic
 UPDATE … RETURNING (with FOR UPDATE SKIP LOCKED on PostgreSQL): two ticks or two
 processes can never hold the same feed at once, and a crashed holder's lease
-simply expires.
+simply expires. Every time here is the database's (`engine.database_now`) unless
+a caller passes one: instances whose clocks disagree still agree on leases and
+due times.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy import Engine, Select, and_, bindparam, case, func, literal, or_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from monitor.states import FeedHealth
+from monitor.store.engine import database_now
 from monitor.store.models import Feed, UtcDateTime
 
 feeds_t = Feed.__table__
@@ -161,13 +164,18 @@ class FeedStore:
         self.engine = engine
         self._skip_locked = engine.dialect.name == "postgresql"
 
+    def now(self) -> datetime:
+        """The database's time (the poller dates its results from it)."""
+        with self.engine.connect() as conn:
+            return database_now(conn)
+
     def sync(self, listed: Sequence[ListedFeed], now: datetime | None = None) -> SyncReport:
         """Make the table match the operator's list: add new feeds (due at once),
         disable removed ones (their history stays), re-enable re-listed ones."""
-        now = now or datetime.now(UTC)
         wanted = {f.url: f for f in listed}
         added = removed = restored = 0
         with self.engine.begin() as conn:
+            now = now or database_now(conn)
             rows = conn.execute(
                 select(feeds_t.c.id, feeds_t.c.url, feeds_t.c.enabled, feeds_t.c.disabled_reason)
                 .where(feeds_t.c.kind == "http")
@@ -205,8 +213,8 @@ class FeedStore:
     def due(self, *, due_by: datetime | None = None, now: datetime | None = None) -> list[tuple[int, str]]:
         """(id, url) of the feeds `claim_due` would lease, most overdue first, without leasing
         them: the poller plans the order of a cycle's claims from this (see `Poller`)."""
-        now = now or datetime.now(UTC)
         with self.engine.connect() as conn:
+            now = now or database_now(conn)
             rows = conn.execute(_due(select(feeds_t.c.id, feeds_t.c.url), due_by or now, now)).all()
         return [(r.id, r.url) for r in rows]
 
@@ -222,13 +230,13 @@ class FeedStore:
     ) -> list[FeedState]:
         """Lease up to `limit` feeds due by `due_by` (default: now) to `owner`; only
         among `ids` if given (a feed someone else leased meanwhile is skipped)."""
-        now = now or datetime.now(UTC)
-        due = _due(select(feeds_t.c.id), due_by or now, now).limit(limit)
-        if ids is not None:
-            due = due.where(feeds_t.c.id.in_(ids))
-        if self._skip_locked:
-            due = due.with_for_update(skip_locked=True)
         with self.engine.begin() as conn:
+            now = now or database_now(conn)
+            due = _due(select(feeds_t.c.id), due_by or now, now).limit(limit)
+            if ids is not None:
+                due = due.where(feeds_t.c.id.in_(ids))
+            if self._skip_locked:
+                due = due.with_for_update(skip_locked=True)
             rows = conn.execute(
                 update(feeds_t)
                 .where(feeds_t.c.id.in_(due.scalar_subquery()))
@@ -243,7 +251,7 @@ class FeedStore:
             return conn.execute(
                 feeds_t.update()
                 .where(feeds_t.c.enabled.is_(True), feeds_t.c.kind == "http")
-                .values(next_poll_at=now or datetime.now(UTC))
+                .values(next_poll_at=now or database_now(conn))
             ).rowcount
 
     def next_due(self) -> datetime | None:

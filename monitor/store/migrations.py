@@ -1,5 +1,6 @@
 """Alembic, driven from code: `monitor db upgrade` and daemon start both call
-`upgrade()`, so there is no alembic.ini to keep in step with the config.
+`upgrade()`, so there is no alembic.ini to keep in step with the config. Both
+check a SQLite file's integrity first (`engine.verify`).
 
 A database already at `HEAD` is recognised with one query and without
 importing Alembic, so a cron run of the CLI pays nothing for migrations.
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
 
 HEAD = "0004"  # the newest migration in alembic/versions (tests check it against Alembic)
+
+from monitor.store.engine import verify
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 
@@ -40,15 +43,17 @@ def alembic_config(engine: Engine) -> AlembicConfig:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply the pending migrations (none: one query)."""
-    if revision == "head" and current(engine) == HEAD:
+    if revision == "head" and current(engine) == HEAD:  # `current` verifies the file
         return
     from alembic import command
 
+    verify(engine)
     command.upgrade(alembic_config(engine), revision)
 
 
 def current(engine: Engine) -> str | None:
     """The database's revision; None for a database never migrated."""
+    verify(engine)
     with engine.connect() as conn:
         if not inspect(conn).has_table("alembic_version"):
             return None

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
@@ -22,7 +23,7 @@ from monitor import logs
 from monitor.metrics import CONTENT_TYPE, DatabaseCollector, TickAgeCollector, exposition
 from monitor.store.queries import DashboardQueries
 from monitor.web.atom import atom_endpoint
-from monitor.web.health import HealthProbe, healthz_endpoint
+from monitor.web.health import HealthProbe, PollingProbe, healthz_endpoint
 from monitor.web.marking import TokenGuard, mark_endpoint
 from monitor.web.pages import Pages
 from monitor.web.security import SecurityHeaders
@@ -35,7 +36,9 @@ MAX_BODY_BYTES = 16 * 1024  # the only body we accept is a one-field form
 log = logs.get("web")
 
 
-def create_app(engine: Engine, settings: WebSettings, *, health: HealthProbe) -> Starlette:
+def create_app(
+    engine: Engine, settings: WebSettings, *, health: HealthProbe, polling: PollingProbe | None = None
+) -> Starlette:
     """The dashboard, Atom feed, /healthz and /metrics over `engine`.
 
     Raises `monitor.secrets.SecretError` when `settings.token` is set but
@@ -67,13 +70,14 @@ def create_app(engine: Engine, settings: WebSettings, *, health: HealthProbe) ->
               methods=["POST"], name="mark_not_relevant"),
         Route("/matches.atom", atom_endpoint(queries, templates, settings, pages.error), name="atom"),
         Route("/feeds", pages.feeds, name="feeds"),
-        Route("/healthz", healthz_endpoint(queries, health), name="healthz"),
+        Route("/healthz", healthz_endpoint(queries, health, polling), name="healthz"),
         Route("/metrics", metrics, name="metrics"),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(SecurityHeaders)],
+        middleware=[Middleware(SecurityHeaders),
+                    Middleware(TrustedHostMiddleware, allowed_hosts=settings.answered_hosts(), www_redirect=False)],
         exception_handlers={HTTPException: http_error, Exception: server_error},
         max_body_size=MAX_BODY_BYTES,
     )

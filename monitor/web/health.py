@@ -1,8 +1,10 @@
 """`/healthz`: is the daemon doing its job, as a load balancer or monitor asks it.
 
-Two checks, both needed for a 200: the scheduler ticked recently (a daemon
-whose event loop serves HTTP but whose polling is wedged must not look healthy)
-and the database answers. The body is JSON naming each check, so whoever is
+Checks, all needed for a 200: the scheduler ticked recently (a daemon whose
+event loop serves HTTP but whose polling is wedged must not look healthy), the
+database answers, and (in the daemon) polls have not all been failing for longer
+than `schedule.max_failing_s` (a daemon that ticks but gets nowhere is not
+healthy either). The body is JSON naming each check, so whoever is
 paged sees at once which one failed.
 
 The web layer does not know the daemon: it asks a `HealthProbe`, which the
@@ -40,6 +42,21 @@ class HealthProbe(Protocol):
         ...
 
 
+@runtime_checkable
+class PollingProbe(Protocol):
+    """What /healthz needs to know about polling (`monitor.pipeline.polling.PollHealth`)."""
+
+    max_failing_s: float
+
+    def failing_s(self) -> float | None:
+        """Seconds polls have been failing with none succeeding; None if the last one succeeded."""
+        ...
+
+    def ok(self) -> bool:
+        """False once they have been failing for longer than `max_failing_s`."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class TickProbe:
     """A `HealthProbe` over a function returning the last tick's `time.monotonic()`
@@ -65,6 +82,17 @@ def check_scheduler(probe: HealthProbe) -> dict[str, Any]:
     return result
 
 
+def check_polling(probe: PollingProbe) -> dict[str, Any]:
+    failing = probe.failing_s()
+    if failing is None:
+        return {"ok": True}
+    ok = probe.ok()
+    result: dict[str, Any] = {"ok": ok, "failing_s": round(failing, 3), "max_failing_s": probe.max_failing_s}
+    if not ok:
+        result["error"] = f"no feed polled successfully for {failing:.0f} s while polls fail (limit {probe.max_failing_s:.0f} s)"
+    return result
+
+
 async def check_database(queries: DashboardQueries, timeout_s: float = DB_TIMEOUT_S) -> dict[str, Any]:
     started = time.monotonic()
     try:
@@ -76,9 +104,13 @@ async def check_database(queries: DashboardQueries, timeout_s: float = DB_TIMEOU
     return {"ok": True, "ms": round((time.monotonic() - started) * 1000, 1)}
 
 
-def healthz_endpoint(queries: DashboardQueries, probe: HealthProbe) -> Callable[[Request], Any]:
+def healthz_endpoint(
+    queries: DashboardQueries, probe: HealthProbe, polling: PollingProbe | None = None
+) -> Callable[[Request], Any]:
     async def healthz(request: Request) -> JSONResponse:
         checks = {"scheduler": check_scheduler(probe), "database": await check_database(queries)}
+        if polling is not None:
+            checks["polling"] = check_polling(polling)
         healthy = all(c["ok"] for c in checks.values())
         failed = [name for name, c in checks.items() if not c["ok"]]
         return JSONResponse(

@@ -3,6 +3,9 @@ authentication in front before exposing it."""
 
 from __future__ import annotations
 
+from ipaddress import ip_address
+from urllib.parse import urlsplit
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from monitor.secrets import SecretRef
@@ -18,3 +21,24 @@ class WebSettings(BaseModel):
         default=None, description="protects the one write (mark not relevant); unset = read-only"
     )
     base_url: str | None = Field(default=None, description="public URL, for links in the Atom feed")
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names answered besides loopback, base_url's and web.host's (e.g. a proxy's)",
+    )
+
+    def answered_hosts(self) -> list[str]:
+        """The Host header names requests may carry (DNS rebinding: any other gets 400)."""
+        hosts = ["localhost", "127.0.0.1", "[::1]", *self.allowed_hosts]
+        if self.base_url and (name := urlsplit(self.base_url).hostname):
+            hosts.append(_bracketed(name))
+        if self.host not in ("", "0.0.0.0", "::"):
+            hosts.append(_bracketed(self.host))
+        return [h.lower() for h in hosts]
+
+
+def _bracketed(host: str) -> str:
+    """An IPv6 literal as a Host header writes it."""
+    try:
+        return f"[{host}]" if ip_address(host).version == 6 else host
+    except ValueError:
+        return host

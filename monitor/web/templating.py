@@ -21,6 +21,7 @@ from monitor.items import Hit
 from monitor.present.dates import ago, duration, iso, when
 from monitor.present.sanitize import safe_href, xml_text
 from monitor.present.snippets import as_html, dashboard_mark, feed_mark, snippet, whole
+from monitor.secrets import redact_urls
 
 TEMPLATES = Path(__file__).parent / "templates"
 SNIPPET_WIDTH = 80  # a list line on the dashboard is wider than an email's
@@ -41,6 +42,13 @@ def snippet_html(text: str, hits: Sequence[Hit], *, plain: bool = False) -> Mark
     return as_html(snippet(text, hits, width=SNIPPET_WIDTH), feed_mark if plain else dashboard_mark)
 
 
+def _redacted(value: object) -> object:
+    """Credentials in a URL (a feed's, an error naming one) never reach a page."""
+    if isinstance(value, Markup):
+        return Markup(redact_urls(str(value)))
+    return redact_urls(value) if isinstance(value, str) else value
+
+
 def make_templates() -> Jinja2Templates:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
@@ -48,6 +56,7 @@ def make_templates() -> Jinja2Templates:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_redacted,  # every value a page or the Atom feed prints
     )
     env.filters.update(when=when, iso=iso_attribute, ago=ago, duration=duration, xmlsafe=xml_text, safe_href=safe_href)
     env.globals.update(highlight=highlight, snippet=snippet_html)

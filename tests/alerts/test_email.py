@@ -3,6 +3,7 @@ by `monitor alerts send` to a real SMTP server (aiosmtpd) on 127.0.0.1."""
 
 from __future__ import annotations
 
+import base64
 import ssl
 from pathlib import Path
 
@@ -87,6 +88,41 @@ def test_a_copy_from_another_source_before_delivery_is_an_extra_source_not_a_sec
     assert "https://mirror.example/news/sekreta" in text
     assert '<a href="https://mirror.example/news/sekreta">' in html
     assert len(alerts_json(config)) == 1
+
+
+ENCODED_WORD_TITLES = {
+    # the review's title: q-encoded CR LF adding Reply-To and ending the header block
+    "q": "=?utf-8?q?UN_rights_office=0D=0AReply-To:_attacker@evil.test=0D=0A=0D=0AFake_body?=",
+    "b": "=?utf-8?b?" + base64.b64encode(b"OHCHR\r\nBcc: attacker@evil.test\r\n\r\nFake body").decode() + "?=",
+    "inside-a-word": "Report:=?utf-8?q?=0D=0ABcc:_attacker@evil.test?=",
+    "with-non-ascii": "Türk: =?iso-8859-1?q?=0D=0AReply-To:_attacker@evil.test?= statement",
+}
+
+
+@pytest.mark.parametrize("name", sorted(ENCODED_WORD_TITLES))
+def test_encoded_words_in_a_feed_title_stay_text_in_the_subject(
+    name: str, tmp_path: Path, smtp: SmtpServer
+) -> None:
+    """CVE-2024-6923: the email package decodes RFC 2047 encoded words in a header
+    value it is given and, unpatched (Python 3.11.7 here), writes a decoded CR LF
+    out raw. A title must stay text, whatever the Python."""
+    title = ENCODED_WORD_TITLES[name]
+    config = desk_config(tmp_path, f"sqlite:///{tmp_path / 'm.db'}", smtp.port)
+    path = tmp_path / "feed.xml"
+    path.write_bytes(feed_xml([{"title": title, "guid": "ew", "link": "https://press.example/ew",
+                                "description": "The OHCHR said so."}]))
+    assert invoke(config, "replay", str(path))[0] == 0
+    code, _, err = invoke(config, "alerts", "send")
+    assert code == 0 and "1 sent" in err, err
+
+    (_, msg), = smtp.sink.messages
+    assert sorted(msg.keys()) == sorted([
+        "From", "To", "Subject", "Date", "Message-ID", "Auto-Submitted", "X-Press-Monitor-Id",
+        "MIME-Version", "Content-Type"])
+    assert "\n" not in str(msg["Subject"]) and "\r" not in str(msg["Subject"])
+    shown = str(msg["Subject"]).replace("\u200b", "")  # what the reader sees
+    assert shown == f"[press-monitor] ohchr: {title}"
+    assert "Fake body" not in msg.get_body(("plain",)).get_content()
 
 
 def test_smtp_down_then_up_is_retried_and_delivered_once(tmp_path: Path, db_url: str) -> None:

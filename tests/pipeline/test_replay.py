@@ -258,3 +258,28 @@ def test_many_files_are_parsed_in_parallel_with_the_same_result(
     assert parallel.items == serial.items and parallel.files == serial.files == 3
     assert [str(e) for e in parallel.errors] == [str(e) for e in serial.errors] and len(serial.errors) == 1
     assert sum(advanced) == len(paths)
+
+
+def test_killing_a_replay_takes_its_worker_processes_with_it(tmp_path: Path) -> None:
+    """kill -9 of `monitor replay` (enough fixtures for it to start workers): the
+    workers must not live on, classifying for nobody."""
+    from tests.processes import alive, children
+    from tests.test_daemon import wait_for_value
+
+    fixtures = tmp_path / "fixtures"
+    fixtures.mkdir()
+    for n in range(4_000):
+        (fixtures / f"{n:05}.txt").write_text(
+            f"Statement {n}\n\nGENEVA, 4 November - The ILO Governing Body met for session {n}.\n", encoding="utf-8")
+    config = tmp_path / "monitor.toml"
+    database = f"sqlite:///{tmp_path / 'm.db'}"
+    config.write_text(f"[database]\nurl = {json.dumps(database)}\n"
+                      f"[rules]\npaths = [{json.dumps(str(ROOT / 'config' / 'rules'))}]\n", encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, "-m", "monitor", "--config", str(config), "replay", str(fixtures)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        workers = wait_for_value(lambda: (found := children(proc.pid)) and len(found) >= 2 and found, timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
+    wait_for_value(lambda: not any(alive(w) for w in workers), timeout=10)

@@ -204,6 +204,37 @@ def test_the_atom_feed_uses_base_url_and_survives_control_characters(
     assert feed.entries[1].title == "Formfeed title [31m UPR"
 
 
+SPOOFED_HOSTS = ["evil.example", "127.0.0.1.evil.example", "localhost.evil.example", "10.0.0.7",
+                 "monitor.example.org.evil.example", "not a host"]
+
+
+@pytest.mark.parametrize("path", ["/", "/matches.atom", "/feeds", "/healthz"])
+def test_only_loopback_names_and_the_base_urls_host_are_answered(
+    dashboard_db: DashboardDb, token_env: WebSettings, path: str
+) -> None:
+    """DNS rebinding: a page the analyst visits makes the browser send the
+    dashboard requests under the attacker's host name. Those get a 400."""
+    settings = token_env.model_copy(update={"base_url": "https://monitor.example.org/"})
+    app = create_app(dashboard_db.engine, settings, health=FakeProbe())
+    with LiveServer(app, settings) as server, server.client() as client:
+        port = server.url.rsplit(":", 1)[1]
+        for host in SPOOFED_HOSTS:
+            response = client.get(path, headers={"Host": f"{host}:{port}"})
+            assert response.status_code == 400, (host, response.status_code)
+            assert "evil" not in response.text
+        for host in ("127.0.0.1", "localhost", "LOCALHOST", "[::1]", "monitor.example.org"):
+            assert client.get(path, headers={"Host": f"{host}:{port}"}).status_code == 200, host
+
+
+def test_more_host_names_can_be_allowed(dashboard_db: DashboardDb, token_env: WebSettings) -> None:
+    settings = token_env.model_copy(update={"allowed_hosts": ["press.intranet.example"]})
+    app = create_app(dashboard_db.engine, settings, health=FakeProbe())
+    with LiveServer(app, settings) as server, server.client() as client:
+        atom = client.get("/matches.atom", headers={"Host": "press.intranet.example"})
+        assert atom.status_code == 200 and "http://press.intranet.example/matches/" in atom.text
+        assert client.get("/", headers={"Host": "evil.example"}).status_code == 400
+
+
 def test_healthz_says_which_check_failed(dashboard_db: DashboardDb) -> None:
     probe = FakeProbe(age_s=1.0, max_tick_age_s=60)
     app = create_app(dashboard_db.engine, WebSettings(port=0), health=probe)
