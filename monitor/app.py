@@ -8,7 +8,6 @@ imported by the use case that needs them, so `monitor --help` or a cron run of
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
 import socket
@@ -293,6 +292,8 @@ def poll_once(app: App, *, all_feeds: bool = False) -> CycleReport:
             await runtime.close()
             db.shutdown(wait=True)
 
+    import asyncio
+
     with app.database():
         return asyncio.run(cycle())
 
@@ -326,6 +327,8 @@ def send_alerts(app: App) -> PassReport:
             await dispatcher.aclose()
             db.shutdown(wait=True)
 
+    import asyncio
+
     with app.database():
         return asyncio.run(run())
 
@@ -345,6 +348,8 @@ def test_channel(app: App, channel: str) -> Delivery:
             return await senders[channel].send(sample(channel, f"msg_test{secrets.token_hex(12)}"))
         finally:
             await senders.aclose()
+
+    import asyncio
 
     return asyncio.run(run())
 

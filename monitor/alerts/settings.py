@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from monitor.secrets import SecretRef
@@ -132,6 +131,8 @@ class WebhookChannel(_Section):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
+        import httpx  # the sender's own parser decides; imported only when a webhook is configured
+
         try:
             url = httpx.URL(value)
         except httpx.InvalidURL as exc:
@@ -143,6 +144,8 @@ class WebhookChannel(_Section):
     @property
     def target(self) -> str:
         """Scheme, host and port only: webhook paths often carry a token."""
+        import httpx
+
         url = httpx.URL(self.url)
         port = f":{url.port}" if url.port else ""
         return f"{url.scheme}://{url.host}{port}/…"
