@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, Select, and_, bindparam, case, func, literal, or_, select, type_coerce, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from monitor.states import FeedHealth
 from monitor.store.engine import database_now
@@ -221,6 +220,8 @@ class FeedStore:
     def _insert_new(self) -> Any:
         """INSERT that leaves an existing url alone: two instances starting together
         both find a new feed missing, and only one may add it."""
+        from sqlalchemy.dialects import postgresql, sqlite  # the one in use is loaded already
+
         insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
         return insert(feeds_t).on_conflict_do_nothing(index_elements=[feeds_t.c.url])
 
