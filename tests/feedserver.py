@@ -117,6 +117,7 @@ class _Feed:
     etag: str = ""
     last_modified: float = 0.0
     encoded: bytes = b""
+    gate: threading.Event | None = None  # `hold()`: answer only once it is set
 
     def set_body(self, body: bytes, previous_modified: float = 0.0) -> None:
         self.body = body
@@ -272,6 +273,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _serve_feed(self, feed: _Feed) -> None:
+        if feed.gate is not None:
+            self._wait_for(feed.gate)
         if feed.delay:
             self._wait(feed.delay)
         if feed.validators and self._not_modified(feed):
@@ -330,17 +333,25 @@ class _Handler(BaseHTTPRequestHandler):
         """
         end = time.monotonic() + seconds
         while (left := end - time.monotonic()) > 0:
-            if self.server.app._stopping.is_set():
+            self._pause(min(left, 0.05))
+
+    def _wait_for(self, gate: threading.Event) -> None:
+        """Wait until `gate` is set, ending early if the client hangs up or we stop."""
+        while not gate.is_set():
+            self._pause(0.02)
+
+    def _pause(self, seconds: float) -> None:
+        if self.server.app._stopping.is_set():
+            raise _ClientGone
+        readable, _, _ = select.select([self.connection], [], [], seconds)
+        if readable:
+            try:
+                peeked = self.connection.recv(1, socket.MSG_PEEK)
+            except OSError:
+                raise _ClientGone from None
+            if not peeked:
                 raise _ClientGone
-            readable, _, _ = select.select([self.connection], [], [], min(left, 0.05))
-            if readable:
-                try:
-                    peeked = self.connection.recv(1, socket.MSG_PEEK)
-                except OSError:
-                    raise _ClientGone from None
-                if not peeked:
-                    raise _ClientGone
-                time.sleep(min(left, 0.05))  # pipelined data, not a hang-up
+            time.sleep(seconds)  # pipelined data, not a hang-up
 
     def _start_chunked(
         self, status: int, content_type: str, headers: Mapping[str, str] | None = None
@@ -635,12 +646,25 @@ class FeedServer:
             encoding=feed.encoding,
             cache_control=feed.cache_control,
             headers=feed.headers,
+            gate=feed.gate,
         )
         replacement.set_body(body, previous_modified=feed.last_modified)
         self._feeds[path] = replacement  # one atomic swap: readers never see half an update
 
     def set_delay(self, path: str, seconds: float) -> None:
         self._feeds[path].delay = seconds
+
+    def hold(self, path: str) -> None:
+        """Requests for `path` arrive (and are counted) but get no answer until
+        `release(path)`: a slow server whose slowness the test controls, instead
+        of a delay that a loaded machine may stretch or a fast one outrun."""
+        self._feeds[path].gate = threading.Event()
+
+    def release(self, path: str) -> None:
+        """Answer the held requests for `path`, and later ones at once."""
+        gate = self._feeds[path].gate
+        if gate is not None:
+            gate.set()
 
     def redirect(self, path: str, target: str, status: int = 302) -> str:
         """Answer `path` with a redirect to `target` (absolute or relative)."""

