@@ -136,6 +136,7 @@ class _Feed:
 @dataclass(slots=True)
 class _Stats:
     requests: dict[str, int] = field(default_factory=dict)
+    arrivals: dict[str, list[float]] = field(default_factory=dict)  # time.time() of each request
     last_headers: dict[str, dict[str, str]] = field(default_factory=dict)
     per_connection: dict[int, int] = field(default_factory=dict)
     connections: int = 0
@@ -688,6 +689,11 @@ class FeedServer:
         """Requests received for `path` (query string ignored)."""
         return self._stats.requests.get(path, 0)
 
+    def arrivals(self, path: str) -> list[float]:
+        """When each request for `path` arrived (`time.time()`), oldest first."""
+        with self._lock:
+            return list(self._stats.arrivals.get(path, []))
+
     def last_headers(self, path: str) -> dict[str, str]:
         """Headers of the latest request for `path`, names lower-cased."""
         return dict(self._stats.last_headers.get(path, {}))
@@ -731,6 +737,7 @@ class FeedServer:
         with self._lock:
             stats = self._stats
             stats.requests[path] = stats.requests.get(path, 0) + 1
+            stats.arrivals.setdefault(path, []).append(time.time())
             stats.last_headers[path] = {name.lower(): value for name, value in headers}
             stats.per_connection[connection_id] = stats.per_connection.get(connection_id, 0) + 1
             stats.in_flight += 1
