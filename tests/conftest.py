@@ -26,6 +26,17 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'monitor.db'}"
         return
+    yield from _postgres_schema()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """An empty PostgreSQL schema of its own, for what only PostgreSQL does
+    (several instances, SKIP LOCKED); skipped, saying why, without a server."""
+    yield from _postgres_schema()
+
+
+def _postgres_schema() -> Iterator[str]:
     base = os.environ.get(PG_ENV)
     if not base:
         pytest.skip(f"PostgreSQL run skipped: set {PG_ENV} (e.g. postgresql://postgres@127.0.0.1:5432/test)")

@@ -31,13 +31,6 @@ LEASE_S = 10
 RETRY_S = 0.2
 
 
-@pytest.fixture
-def pg_url(db_url: str) -> str:
-    if not db_url.startswith("postgresql"):
-        pytest.skip("several instances share PostgreSQL; SQLite is the one-process default")
-    return db_url
-
-
 def entries(feed: int, count: int) -> list[dict]:
     """Distinct stories; every third one mentions OHCHR, so alerts are made."""
     return [
@@ -148,6 +141,7 @@ def fetches(server: FeedServer) -> list[int]:
 
 
 @pytest.mark.slow
+@pytest.mark.postgres
 def test_three_instances_share_the_work_and_survive_a_kill(world: tuple[FeedServer, WebhookReceiver, Path]) -> None:
     server, receiver, config = world
 
