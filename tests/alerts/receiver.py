@@ -52,7 +52,8 @@ class Answer:
     status: int = 200
     headers: dict[str, str] | None = None
     body: bytes = b""
-    block: bool = False  # hold the request until `release()` (or the server stops)
+    block: bool = False  # hold the request until `release()` (or the server stops), then hang up
+    hold: bool = False  # hold the request until `release()`, then answer with `status`
 
 
 def verify(secret: str, headers: dict[str, str], body: bytes) -> bool:
@@ -73,7 +74,7 @@ class WebhookReceiver:
         self.secret = secret
         self.script: deque[Answer] = deque(a if isinstance(a, Answer) else Answer(a) for a in script)
         self.received: list[Received] = []
-        self.arrived = threading.Event()  # a blocking request has arrived
+        self.arrived = threading.Event()  # a blocking or held request has arrived
         self._release = threading.Event()
         self._stopping = threading.Event()
         self._lock = threading.Lock()
@@ -106,12 +107,13 @@ class WebhookReceiver:
                     ok = receiver.secret is None or verify(receiver.secret, headers, body)
                     status = answer.status if ok else 401
                     receiver.received.append(Received(headers, body, ok, status))
-                if answer.block:
+                if answer.block or answer.hold:
                     receiver.arrived.set()
                     while not (receiver._release.is_set() or receiver._stopping.is_set()):
                         time.sleep(0.02)
-                    self.close_connection = True
-                    return
+                    if answer.block or receiver._stopping.is_set():
+                        self.close_connection = True
+                        return
                 try:
                     self.send_response(status)
                     for name, value in (answer.headers or {}).items():

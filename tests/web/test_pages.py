@@ -141,7 +141,7 @@ def test_marking_needs_the_token_and_suppresses_the_pending_alert(served: Served
 
         by_header = client.post(f"/matches/{db.wire_copy}/not-relevant",
                                 headers={"Authorization": f"Bearer {TOKEN}", "Accept": "application/json"})
-        assert by_header.json() == {"story_id": db.seed_000, "labelled": 2, "suppressed": 0}
+        assert by_header.json() == {"story_id": db.seed_000, "labelled": 2, "suppressed": 0, "sending": 0}
         assert client.post("/matches/987654/not-relevant", data={"token": TOKEN}).status_code == 404
         hidden = client.get("/", params={"hide": "1"}).text
     assert re.findall(r'data-item-id="(\d+)"', hidden) == [str(db.seed_004)]
