@@ -142,6 +142,7 @@ def fetches(server: FeedServer) -> list[int]:
 
 @pytest.mark.slow
 @pytest.mark.postgres
+@pytest.mark.timeout(600)  # about a minute alone; several times that on a loaded runner
 def test_three_instances_share_the_work_and_survive_a_kill(world: tuple[FeedServer, WebhookReceiver, Path]) -> None:
     server, receiver, config = world
 
