@@ -61,6 +61,10 @@ MIN_CYCLE_GAP_S = 1.0
 WAKE_JOB = "poll-wake"
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 def owner_id() -> str:
     """Who holds a lease: readable in `monitor feeds`, unique per process."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -78,7 +82,9 @@ class Runtime:
     digests: list[DigestSchedule]
 
 
-def make_dispatcher(app: App, owner: str, db: Executor) -> Dispatcher:
+def make_dispatcher(
+    app: App, owner: str, db: Executor, clock: Callable[[], datetime] | None = None
+) -> Dispatcher:
     """Raises ConfigError when a channel cannot be used (a missing secret…)."""
     settings = app.config.settings
     try:
@@ -86,13 +92,15 @@ def make_dispatcher(app: App, owner: str, db: Executor) -> Dispatcher:
     except ChannelError as exc:
         raise ConfigError(f"{app.config.path}: {exc}") from exc
     return Dispatcher(Outbox(app.engine), senders, settings.alerts, owner=owner, db=db,
-                      descriptions=app.rule_descriptions)
+                      descriptions=app.rule_descriptions, clock=clock)
 
 
 async def build(
-    app: App, owner: str, db: Executor, *, on_alerts: Callable[[], None] | None = None
+    app: App, owner: str, db: Executor, *, on_alerts: Callable[[], None] | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> Runtime:
-    """`on_alerts`: called when a poll has queued alerts (the daemon wakes its dispatcher)."""
+    """`on_alerts`: called when a poll has queued alerts (the daemon wakes its dispatcher).
+    `clock`: the time the dispatcher claims by (default: now)."""
     settings = app.config.settings
     routes = settings.routes
     workers = settings.schedule.parse_workers
@@ -109,7 +117,7 @@ async def build(
         settings=settings.schedule, owner=owner, capacity=settings.fetch.concurrency * 2,
         per_origin=settings.fetch.per_host_concurrency * 2, on_alerts=on_alerts,
     )
-    return Runtime(app, poller, fetcher, cpu, make_dispatcher(app, owner, db), schedules(routes))
+    return Runtime(app, poller, fetcher, cpu, make_dispatcher(app, owner, db, clock), schedules(routes))
 
 
 def prepare_database(app: App) -> str:
@@ -141,8 +149,11 @@ async def poll_once(app: App, *, all_feeds: bool = False) -> CycleReport:
 
 
 class Daemon:
-    def __init__(self, config_path: Path | None, app: App) -> None:
+    def __init__(self, config_path: Path | None, app: App, clock: Callable[[], datetime] | None = None) -> None:
+        """`clock`: the time digests are collected and alerts claimed by (default:
+        now); tests pass one to run the digest jobs across months in seconds."""
         self.config_path = config_path
+        self.clock = clock or _utc_now
         self.owner = owner_id()
         self.notifier = Notifier()
         self.db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db")
@@ -160,19 +171,20 @@ class Daemon:
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
         revision = await loop.run_in_executor(self.db, prepare_database, self.app)
-        self.runtime = await build(self.app, self.owner, self.db, on_alerts=self.wake_dispatcher)
+        self.runtime = await build(self.app, self.owner, self.db, on_alerts=self.wake_dispatcher, clock=self.clock)
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._request_stop, sig)
         loop.add_signal_handler(signal.SIGHUP, self._request_reload)
 
         schedule = self.app.config.settings.schedule
         scheduler = AsyncIOScheduler(timezone=UTC, event_loop=loop)
+        now = self.clock()
         scheduler.add_job(self.tick, "interval", seconds=schedule.tick_s, id="tick", coalesce=True,
-                          max_instances=1, next_run_time=datetime.now(UTC))
+                          max_instances=1, next_run_time=now)
         scheduler.add_job(self.retention, "interval", hours=24, id="retention", coalesce=True,
-                          max_instances=1, next_run_time=datetime.now(UTC) + timedelta(minutes=1))
+                          max_instances=1, next_run_time=now + timedelta(minutes=1))
         scheduler.add_job(self.dispatch, "interval", seconds=self.app.config.settings.alerts.dispatch_tick_s,
-                          id="dispatch", coalesce=True, max_instances=1, next_run_time=datetime.now(UTC))
+                          id="dispatch", coalesce=True, max_instances=1, next_run_time=now)
         self.scheduler = scheduler
         await self._start_alerts(self.runtime)
         scheduler.start()
@@ -287,7 +299,7 @@ class Daemon:
         self.app = app
         try:
             # the next cycle uses it
-            self.runtime = await build(app, self.owner, self.db, on_alerts=self.wake_dispatcher)
+            self.runtime = await build(app, self.owner, self.db, on_alerts=self.wake_dispatcher, clock=self.clock)
         except ConfigError as exc:
             self.app = old.app if old is not None else self.app
             log.error("reload_failed", error=str(exc), keeping="previous configuration")
@@ -330,7 +342,7 @@ class Daemon:
         await runtime.dispatcher.sync_channels()
         loop = asyncio.get_running_loop()
         for schedule in runtime.digests:
-            await loop.run_in_executor(self.db, catch_up, runtime.dispatcher.outbox, schedule)
+            await loop.run_in_executor(self.db, catch_up, runtime.dispatcher.outbox, schedule, self.clock())
         if self.scheduler is None:
             return
         for job in self.scheduler.get_jobs():
@@ -342,7 +354,7 @@ class Daemon:
                 coalesce=True, max_instances=1, misfire_grace_time=3600, replace_existing=True,
             )
             log.info("digest_scheduled", channel=schedule.channel, cron=schedule.crontab,
-                     timezone=schedule.timezone, next=schedule.next_after(datetime.now(UTC)).isoformat())
+                     timezone=schedule.timezone, next=schedule.next_after(self.clock()).isoformat())
 
     async def dispatch(self) -> None:
         """The dispatch tick: one pass over due alerts (never two at once).
@@ -388,7 +400,7 @@ class Daemon:
         if self.runtime is None:
             return
         outbox = self.runtime.dispatcher.outbox
-        digest_id = await asyncio.get_running_loop().run_in_executor(self.db, collect, outbox, channel)
+        digest_id = await asyncio.get_running_loop().run_in_executor(self.db, collect, outbox, channel, self.clock())
         if digest_id is not None:
             self.wake_dispatcher()
 

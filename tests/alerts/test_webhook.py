@@ -3,20 +3,13 @@ Standard Webhooks signatures with its own, independent verifier."""
 
 from __future__ import annotations
 
-import asyncio
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from monitor.alerts.channels import build_senders
-from monitor.alerts.dispatcher import Dispatcher, PassReport
-from monitor.app import App
-from monitor.config import load_config
-from monitor.store.alerts import Outbox
-from tests.alerts.cli import alerts_json, invoke
+from tests.alerts.cli import alerts_json, invoke, send_at
 from tests.alerts.conftest import WHSEC, write_config
 from tests.alerts.receiver import Answer, WebhookReceiver
 from tests.conftest import SEEDS
@@ -50,27 +43,6 @@ def send_until_settled(config: Path, passes: int = 10) -> list[tuple[int, str]]:
             return done
         time.sleep(0.25)
     raise AssertionError(f"still pending after {passes} passes: {done}")
-
-
-def send_at(config: Path, when: datetime) -> PassReport:
-    """One dispatch pass as `alerts send` makes it, with the dispatcher's clock at `when`."""
-    app = App(load_config(config))
-    senders = build_senders(app.config.settings.channels, app.config.base_dir)
-
-    async def run() -> PassReport:
-        db = ThreadPoolExecutor(max_workers=1)
-        dispatcher = Dispatcher(Outbox(app.engine), senders, app.config.settings.alerts, owner="test", db=db,
-                                clock=lambda: when)
-        try:
-            return await dispatcher.run()
-        finally:
-            await dispatcher.aclose()
-            db.shutdown()
-
-    try:
-        return asyncio.run(run())
-    finally:
-        app.engine.dispose()
 
 
 def test_500_twice_then_200_is_delivered_once_after_three_signed_attempts(tmp_path: Path, db_url: str) -> None:
