@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, under_ci
 
 UNIT = ROOT / "systemd" / "press-monitor.service"
 SHIPPED_PREFIX = "/opt/press-monitor/.venv/bin/monitor"
@@ -21,7 +21,7 @@ SHIPPED_PREFIX = "/opt/press-monitor/.venv/bin/monitor"
 def analyze() -> str:
     tool = shutil.which("systemd-analyze")
     if tool is None:
-        if os.environ.get("CI"):
+        if under_ci():
             pytest.fail("CI must check the unit: install Debian's systemd package (systemd-analyze)")
         pytest.skip("systemd-analyze not installed (Debian package: systemd)")
     return tool
