@@ -72,3 +72,17 @@ def test_an_alert_claim_skips_a_locked_alert_and_takes_the_others_at_once(engine
         assert sorted(c.id for c in claimed) == sorted(i for i in ids if i != locked)
     (later,) = Outbox(claimer).claim_due("b", LEASE, 10, channels=["ops"])
     assert later.id == locked
+
+
+def test_an_instance_starting_does_not_lock_the_feeds_another_is_polling(engines: tuple[Engine, Engine]) -> None:
+    """Every start syncs the feed list. Rewriting rows that did not change would take
+    their locks, in list order, while another instance commits polls of them in
+    another order: PostgreSQL then kills one of the two as a deadlock (seen in
+    test_scale). An unchanged list must change, and lock, nothing."""
+    holder, claimer = engines
+    listed = [ListedFeed(f"https://m{n}.example/rss", f"Ministry {n}", "monitor.toml") for n in range(3)]
+    FeedStore(holder).sync(listed)
+    with holder.begin() as held:  # another instance, committing polls of every feed
+        held.execute(select(Feed.id).with_for_update()).all()
+        report = FeedStore(claimer).sync(listed)  # would wait, and fail on lock_timeout
+    assert (report.added, report.removed, report.restored, report.total) == (0, 0, 0, 3)
