@@ -400,7 +400,8 @@ class Daemon:
         if self.runtime is None:
             return
         outbox = self.runtime.dispatcher.outbox
-        digest_id = await asyncio.get_running_loop().run_in_executor(self.db, collect, outbox, channel, self.clock())
+        loop = asyncio.get_running_loop()
+        digest_id = await loop.run_in_executor(self.db, collect, outbox, channel, self.clock())
         if digest_id is not None:
             self.wake_dispatcher()
 

@@ -130,7 +130,8 @@ def test_the_daemon_serves_the_dashboard_health_and_metrics(
 
         wait_for(matches_listed, timeout=15)
         health = httpx.get(f"{base}/healthz", timeout=5)
-        metrics = {s.name: s.value for family in text_string_to_metric_families(httpx.get(f"{base}/metrics", timeout=5).text)
+        exposition = httpx.get(f"{base}/metrics", timeout=5).text
+        metrics = {s.name: s.value for family in text_string_to_metric_families(exposition)
                    for s in family.samples if not s.labels}
         assert daemon.stop() == 0, daemon.log
     assert health.status_code == 200, health.text

@@ -83,7 +83,6 @@ class DigestSchedule:
         return None
 
 
-
 def schedules(routes: Sequence[Route]) -> list[DigestSchedule]:
     """One per channel with digest routes (the config check makes them agree)."""
     found: dict[str, DigestSchedule] = {}

@@ -243,7 +243,8 @@ class Outbox:
             else:
                 values["next_attempt_at"] = retry_at
             ours = (alerts_t.c.id == alert_id, alerts_t.c.lease_owner == owner)
-            if conn.execute(update(alerts_t).where(*ours, alerts_t.c.state == "pending").values(**values)).rowcount:
+            rescheduled = conn.execute(update(alerts_t).where(*ours, alerts_t.c.state == "pending").values(**values))
+            if rescheduled.rowcount:
                 return True
             conn.execute(
                 update(alerts_t).where(*ours, alerts_t.c.state == "suppressed")

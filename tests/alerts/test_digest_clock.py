@@ -43,6 +43,7 @@ from tests.alerts.conftest import SmtpServer, email_channel, write_config
 ZONE = "Europe/Zurich"
 NIGHT = "30 2 * * *"  # 02:30: skipped on 29 March 2026, there twice on 25 October 2026
 MORNING = "0 7 * * mon-fri"
+Messages = dict[str, list[tuple[str, list[str]]]]  # per channel: (first line, item titles) of each digest
 
 
 def utc(month: int, day: int, hour: int, minute: int = 0) -> datetime:
@@ -207,9 +208,9 @@ def run_season(harness: Harness, start: datetime, end: datetime, restart_at: dat
     asyncio.run(scenario())
 
 
-def digests_received(smtp: SmtpServer) -> dict[str, list[tuple[str, list[str]]]]:
+def digests_received(smtp: SmtpServer) -> Messages:
     """Per channel: (first line, item titles) of each digest message, in arrival order."""
-    found: dict[str, list[tuple[str, list[str]]]] = {"night": [], "morning": []}
+    found: Messages = {"night": [], "morning": []}
     for envelope, message in smtp.sink.messages:
         (to,) = envelope.rcpt_tos
         text = message.get_body(("plain",)).get_content()
@@ -218,9 +219,9 @@ def digests_received(smtp: SmtpServer) -> dict[str, list[tuple[str, list[str]]]]
     return found
 
 
-def expected(harness: Harness, times: dict[str, list[datetime]], start: datetime) -> dict[str, list[tuple[str, list[str]]]]:
+def expected(harness: Harness, times: dict[str, list[datetime]], start: datetime) -> Messages:
     """Per channel, one message per digest time with the matches since the previous one."""
-    result: dict[str, list[tuple[str, list[str]]]] = {}
+    result: Messages = {}
     for channel, fires in times.items():
         messages = []
         for previous, fire in zip([start, *fires], fires, strict=False):
@@ -233,8 +234,7 @@ def expected(harness: Harness, times: dict[str, list[datetime]], start: datetime
     return result
 
 
-def assert_one_message_per_period(got: dict[str, list[tuple[str, list[str]]]],
-                                  want: dict[str, list[tuple[str, list[str]]]]) -> None:
+def assert_one_message_per_period(got: Messages, want: Messages) -> None:
     for channel, messages in want.items():
         assert [head for head, _ in got[channel]] == [head for head, _ in messages], channel  # the periods
         assert got[channel] == messages, channel  # and what each carried

@@ -77,7 +77,8 @@ def test_the_last_failure_makes_the_alert_dead_and_retry_re_drives_it(tmp_path: 
         config = hook_config(tmp_path, db_url, rx.url)
         assert invoke(config, "replay", str(SEED_004))[0] == 0
         passes = send_until_settled(config)
-        assert passes == [(1, "0 sent, 1 failed (will retry), 0 dead")] * 3 + [(1, "0 sent, 0 failed (will retry), 1 dead")]
+        assert passes == ([(1, "0 sent, 1 failed (will retry), 0 dead")] * 3
+                          + [(1, "0 sent, 0 failed (will retry), 1 dead")])
         (alert,) = alerts_json(config, "--state", "dead")
         assert alert["attempts"] == 4  # 1 + the 3 retries of the test schedule
         assert "HTTP 503" in alert["last_error"]
