@@ -166,8 +166,9 @@ class App:
         self.upgrade()
         return Outbox(self.engine)
 
-    def dispatcher(self, owner: str, db: Executor) -> Dispatcher:
-        """Raises ConfigError when a channel cannot be used (a missing secret…)."""
+    def dispatcher(self, owner: str, db: Executor, clock: Callable[[], datetime] | None = None) -> Dispatcher:
+        """Raises ConfigError when a channel cannot be used (a missing secret…);
+        `clock`: the time the dispatcher claims by (tests; default: now)."""
         from monitor.alerts.channels import ChannelError, build_senders
         from monitor.alerts.dispatcher import Dispatcher
         from monitor.store.alerts import Outbox
@@ -178,7 +179,7 @@ class App:
         except ChannelError as exc:
             raise ConfigError(f"{self.config.path}: {exc}") from exc
         return Dispatcher(Outbox(self.engine), senders, settings.alerts, owner=owner, db=db,
-                          descriptions=self.rule_descriptions)
+                          descriptions=self.rule_descriptions, clock=clock)
 
 
 # replay and classify -----------------------------------------------------------

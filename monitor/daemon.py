@@ -57,6 +57,10 @@ MIN_CYCLE_GAP_S = 1.0
 WAKE_JOB = "poll-wake"
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass
 class Runtime:
     """What a config builds and a reload replaces."""
@@ -78,9 +82,11 @@ class Runtime:
 async def build(
     app: App, owner: str, db: Executor, *, on_alerts: Callable[[], None] | None = None,
     health: PollHealth | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> Runtime:
     """`on_alerts`: called when a poll has queued alerts (the daemon wakes its dispatcher);
-    `health`: where polls record whether they got anywhere (the daemon's, across reloads)."""
+    `health`: where polls record whether they got anywhere (the daemon's, across reloads);
+    `clock`: the time the dispatcher claims by (default: now)."""
     settings = app.config.settings
     credentials = feed_headers(app.config)  # first: a missing secret must not leave workers behind
     routes = settings.routes
@@ -99,12 +105,15 @@ async def build(
         per_origin=settings.fetch.per_host_concurrency * 2, on_alerts=on_alerts, health=health,
         credentials=credentials,
     )
-    return Runtime(app, poller, fetcher, cpu, app.dispatcher(owner, db), schedules(routes))
+    return Runtime(app, poller, fetcher, cpu, app.dispatcher(owner, db, clock), schedules(routes))
 
 
 class Daemon:
-    def __init__(self, config_path: Path | None, app: App) -> None:
+    def __init__(self, config_path: Path | None, app: App, clock: Callable[[], datetime] | None = None) -> None:
+        """`clock`: the time digests are collected and alerts claimed by (default:
+        now); tests pass one to run the digest jobs across months in seconds."""
         self.config_path = config_path
+        self.clock = clock or _utc_now
         self.owner = owner_id()
         self.notifier = Notifier()
         self.db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db")
@@ -124,19 +133,20 @@ class Daemon:
         loop = asyncio.get_running_loop()
         revision = await loop.run_in_executor(self.db, prepare_database, self.app)
         self.runtime = await build(self.app, self.owner, self.db, on_alerts=self.wake_dispatcher,
-                                   health=self.poll_health)
+                                   health=self.poll_health, clock=self.clock)
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._request_stop, sig)
         loop.add_signal_handler(signal.SIGHUP, self._request_reload)
 
         schedule = self.app.config.settings.schedule
         scheduler = AsyncIOScheduler(timezone=UTC, event_loop=loop)
+        now = self.clock()
         scheduler.add_job(self.tick, "interval", seconds=schedule.tick_s, id="tick", coalesce=True,
-                          max_instances=1, next_run_time=datetime.now(UTC))
+                          max_instances=1, next_run_time=now)
         scheduler.add_job(self.retention, "interval", hours=24, id="retention", coalesce=True,
-                          max_instances=1, next_run_time=datetime.now(UTC) + timedelta(minutes=1))
+                          max_instances=1, next_run_time=now + timedelta(minutes=1))
         scheduler.add_job(self.dispatch, "interval", seconds=self.app.config.settings.alerts.dispatch_tick_s,
-                          id="dispatch", coalesce=True, max_instances=1, next_run_time=datetime.now(UTC))
+                          id="dispatch", coalesce=True, max_instances=1, next_run_time=now)
         self.scheduler = scheduler
         await self._start_alerts(self.runtime)
         scheduler.start()
@@ -262,7 +272,7 @@ class Daemon:
         try:
             # the next cycle uses it
             self.runtime = await build(app, self.owner, self.db, on_alerts=self.wake_dispatcher,
-                                       health=self.poll_health)
+                                       health=self.poll_health, clock=self.clock)
         except ConfigError as exc:
             self.app = old.app if old is not None else self.app
             log.error("reload_failed", error=str(exc), keeping="previous configuration")
@@ -304,7 +314,7 @@ class Daemon:
         await runtime.dispatcher.sync_channels()
         loop = asyncio.get_running_loop()
         for schedule in runtime.digests:
-            await loop.run_in_executor(self.db, catch_up, runtime.dispatcher.outbox, schedule)
+            await loop.run_in_executor(self.db, catch_up, runtime.dispatcher.outbox, schedule, self.clock())
         if self.scheduler is None:
             return
         for job in self.scheduler.get_jobs():
@@ -316,7 +326,7 @@ class Daemon:
                 coalesce=True, max_instances=1, misfire_grace_time=3600, replace_existing=True,
             )
             log.info("digest_scheduled", channel=schedule.channel, cron=schedule.crontab,
-                     timezone=schedule.timezone, next=schedule.next_after(datetime.now(UTC)).isoformat())
+                     timezone=schedule.timezone, next=schedule.next_after(self.clock()).isoformat())
 
     async def dispatch(self) -> None:
         """The dispatch tick: one pass over due alerts (never two at once).
@@ -362,7 +372,8 @@ class Daemon:
         if self.runtime is None:
             return
         outbox = self.runtime.dispatcher.outbox
-        digest_id = await asyncio.get_running_loop().run_in_executor(self.db, collect, outbox, channel)
+        loop = asyncio.get_running_loop()
+        digest_id = await loop.run_in_executor(self.db, collect, outbox, channel, self.clock())
         if digest_id is not None:
             self.wake_dispatcher()
 

@@ -142,6 +142,7 @@ class _Feed:
     etag: str = ""
     last_modified: float = 0.0
     encoded: bytes = b""
+    gate: threading.Event | None = None  # `hold()`: answer only once it is set
 
     def set_body(self, body: bytes, previous_modified: float = 0.0) -> None:
         self.body = body
@@ -160,6 +161,7 @@ class _Feed:
 @dataclass(slots=True)
 class _Stats:
     requests: dict[str, int] = field(default_factory=dict)
+    arrivals: dict[str, list[float]] = field(default_factory=dict)  # time.time() of each request
     last_headers: dict[str, dict[str, str]] = field(default_factory=dict)
     per_connection: dict[int, int] = field(default_factory=dict)
     connections: int = 0
@@ -297,6 +299,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _serve_feed(self, feed: _Feed) -> None:
+        if feed.gate is not None:
+            self._wait_for(feed.gate)
         if feed.delay:
             self._wait(feed.delay)
         if feed.validators and self._not_modified(feed):
@@ -355,17 +359,25 @@ class _Handler(BaseHTTPRequestHandler):
         """
         end = time.monotonic() + seconds
         while (left := end - time.monotonic()) > 0:
-            if self.server.app._stopping.is_set():
+            self._pause(min(left, 0.05))
+
+    def _wait_for(self, gate: threading.Event) -> None:
+        """Wait until `gate` is set, ending early if the client hangs up or we stop."""
+        while not gate.is_set():
+            self._pause(0.02)
+
+    def _pause(self, seconds: float) -> None:
+        if self.server.app._stopping.is_set():
+            raise _ClientGone
+        readable, _, _ = select.select([self.connection], [], [], seconds)
+        if readable:
+            try:
+                peeked = self.connection.recv(1, socket.MSG_PEEK)
+            except OSError:
+                raise _ClientGone from None
+            if not peeked:
                 raise _ClientGone
-            readable, _, _ = select.select([self.connection], [], [], min(left, 0.05))
-            if readable:
-                try:
-                    peeked = self.connection.recv(1, socket.MSG_PEEK)
-                except OSError:
-                    raise _ClientGone from None
-                if not peeked:
-                    raise _ClientGone
-                time.sleep(min(left, 0.05))  # pipelined data, not a hang-up
+            time.sleep(seconds)  # pipelined data, not a hang-up
 
     def _start_chunked(
         self, status: int, content_type: str, headers: Mapping[str, str] | None = None
@@ -660,12 +672,25 @@ class FeedServer:
             encoding=feed.encoding,
             cache_control=feed.cache_control,
             headers=feed.headers,
+            gate=feed.gate,
         )
         replacement.set_body(body, previous_modified=feed.last_modified)
         self._feeds[path] = replacement  # one atomic swap: readers never see half an update
 
     def set_delay(self, path: str, seconds: float) -> None:
         self._feeds[path].delay = seconds
+
+    def hold(self, path: str) -> None:
+        """Requests for `path` arrive (and are counted) but get no answer until
+        `release(path)`: a slow server whose slowness the test controls, instead
+        of a delay that a loaded machine may stretch or a fast one outrun."""
+        self._feeds[path].gate = threading.Event()
+
+    def release(self, path: str) -> None:
+        """Answer the held requests for `path`, and later ones at once."""
+        gate = self._feeds[path].gate
+        if gate is not None:
+            gate.set()
 
     def redirect(self, path: str, target: str, status: int = 302) -> str:
         """Answer `path` with a redirect to `target` (absolute or relative)."""
@@ -688,6 +713,11 @@ class FeedServer:
     def requests(self, path: str) -> int:
         """Requests received for `path` (query string ignored)."""
         return self._stats.requests.get(path, 0)
+
+    def arrivals(self, path: str) -> list[float]:
+        """When each request for `path` arrived (`time.time()`), oldest first."""
+        with self._lock:
+            return list(self._stats.arrivals.get(path, []))
 
     def last_headers(self, path: str) -> dict[str, str]:
         """Headers of the latest request for `path`, names lower-cased."""
@@ -732,6 +762,7 @@ class FeedServer:
         with self._lock:
             stats = self._stats
             stats.requests[path] = stats.requests.get(path, 0) + 1
+            stats.arrivals.setdefault(path, []).append(time.time())
             stats.last_headers[path] = {name.lower(): value for name, value in headers}
             stats.per_connection[connection_id] = stats.per_connection.get(connection_id, 0) + 1
             stats.in_flight += 1

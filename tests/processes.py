@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 def children(pid: int) -> list[int]:
@@ -36,3 +41,13 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def wait_for_value(produce: Callable[[], T], timeout: float) -> T:
+    """The first truthy value `produce` returns, polling until `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := produce():
+            return value
+        time.sleep(0.02)
+    raise AssertionError("no value in time")

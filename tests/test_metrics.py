@@ -14,6 +14,7 @@ from monitor import metrics
 from monitor.store.engine import make_engine
 from monitor.store.models import Alert
 from monitor.web.dashboard import create_app
+from monitor.web.health import TickProbe
 from monitor.web.settings import WebSettings
 from tests.feedserver import FeedServer, feed_xml
 from tests.pipeline.test_polling import cycle, seed_entries, write_config
@@ -63,15 +64,33 @@ def dashboard(config_file: Path, db_url: str) -> Iterator[DashboardDb]:
     db.engine.dispose()
 
 
+class Monotonic:
+    """The daemon's monotonic clock, moved by the test instead of by waiting."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_metrics_endpoint_reports_state_from_the_database(dashboard: DashboardDb, db_url: str) -> None:
-    app = create_app(dashboard.engine, WebSettings(port=0), health=FakeProbe(age_s=4.5))
+    clock = Monotonic(1000.0)
+    last_tick = [995.5]  # the daemon's `last_tick`, 4.5 s before "now"
+    probe = TickProbe(lambda: last_tick[0], max_tick_age_s=60.0, clock=clock)
+    app = create_app(dashboard.engine, WebSettings(port=0), health=probe)
     other_instance = make_engine(db_url)
     with LiveServer(app) as server, server.client() as client:
         response = client.get("/metrics")
         first = scrape(response.text)
         with other_instance.begin() as conn:  # another daemon dead-letters the pending alert
             conn.execute(update(Alert).where(Alert.state == "pending").values(state="dead", next_attempt_at=None))
+        clock.now += 70.0  # the scheduler has not ticked for 74.5 s: past the health limit
         second = scrape(client.get("/metrics").text)
+        stuck = client.get("/healthz")
+        last_tick[0] = clock.now  # it ticks again
+        third = scrape(client.get("/metrics").text)
+        healthy = client.get("/healthz")
     other_instance.dispose()
 
     assert response.headers["content-type"].startswith("text/plain")
@@ -83,13 +102,21 @@ def test_metrics_endpoint_reports_state_from_the_database(dashboard: DashboardDb
     assert first[("monitor_alerts", (("state", "sent"),))] == 1
     assert first[("monitor_outbox_backlog", ())] == 1
     assert first[("monitor_outbox_oldest_due_seconds", ())] >= 0
-    assert first[("monitor_scheduler_tick_age_seconds", ())] == 4.5
     assert ("monitor_fetches_total", (("result", "error"),)) in first
     assert any(name == "process_cpu_seconds_total" for name, _ in first)
 
     assert second[("monitor_alerts", (("state", "dead"),))] == 1
     assert second[("monitor_alerts", (("state", "pending"),))] == 0
     assert second[("monitor_outbox_backlog", ())] == 0
+
+    # The tick age is measured from the daemon's last tick, and /metrics agrees
+    # with /healthz about it: an alert on the metric fires when health fails.
+    assert first[("monitor_scheduler_tick_age_seconds", ())] == 4.5
+    assert second[("monitor_scheduler_tick_age_seconds", ())] == 74.5
+    assert stuck.status_code == 503 and stuck.json()["failed"] == ["scheduler"]
+    assert stuck.json()["checks"]["scheduler"]["last_tick_age_s"] == 74.5
+    assert third[("monitor_scheduler_tick_age_seconds", ())] == 0
+    assert healthy.status_code == 200
 
 
 def test_a_database_that_does_not_answer_is_a_gauge_not_a_failed_scrape() -> None:

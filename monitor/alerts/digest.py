@@ -25,6 +25,29 @@ log = logs.get("alerts")
 _LOOKBACK = (timedelta(hours=1), timedelta(days=1), timedelta(days=8), timedelta(days=32), timedelta(days=400))
 
 
+class LocalTimeTrigger(CronTrigger):
+    """A CronTrigger on which each local time is a digest time once.
+
+    When clocks go back, an hour of local times happens twice; CronTrigger would
+    fire a daily 02:30 digest at both, making a second digest that night with
+    whatever matched in between. Here the second occurrence is skipped (as cron
+    does for jobs at a fixed time) and its matches wait for the next digest.
+    A time in the hour skipped in spring fires once, just after the jump, as
+    CronTrigger does.
+    """
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
+        fire = super().get_next_fire_time(previous_fire_time, now)
+        while fire is not None and _repeated(fire):
+            fire = super().get_next_fire_time(fire, fire)
+        return fire
+
+
+def _repeated(when: datetime) -> bool:
+    """The second occurrence of a local time that happens twice (fold=1 with an offset of its own)."""
+    return when.fold == 1 and when.replace(fold=0).utcoffset() != when.utcoffset()
+
+
 @dataclass(frozen=True, slots=True)
 class DigestSchedule:
     channel: str
@@ -32,23 +55,28 @@ class DigestSchedule:
     timezone: str
 
     def trigger(self) -> CronTrigger:
-        return CronTrigger.from_crontab(self.crontab, timezone=zone(self.timezone))
+        return LocalTimeTrigger.from_crontab(self.crontab, timezone=zone(self.timezone))
 
     def next_after(self, now: datetime) -> datetime:
         """The next digest time strictly after `now` (aware, in the schedule's zone)."""
-        fire = self.trigger().get_next_fire_time(None, now + timedelta(microseconds=1))
+        fire = self.trigger().get_next_fire_time(None, now.astimezone(UTC) + timedelta(microseconds=1))
         assert fire is not None, "a valid crontab always fires again"
         return fire
 
     def last_before(self, now: datetime) -> datetime | None:
-        """The most recent digest time at or before `now`, if any within a year."""
+        """The most recent digest time at or before `now`, if any within a year.
+
+        Steps are taken in UTC: a second added to a local time in the repeated
+        hour would land an hour earlier, and the walk would never end.
+        """
         trigger = self.trigger()
+        now = now.astimezone(UTC)
         for window in _LOOKBACK:
             fire = trigger.get_next_fire_time(None, now - window)
             if fire is None or fire > now:
                 continue
             while True:
-                following = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+                following = trigger.get_next_fire_time(fire, fire.astimezone(UTC) + timedelta(seconds=1))
                 if following is None or following > now:
                     return fire
                 fire = following
@@ -69,7 +97,7 @@ def collect(outbox: Outbox, channel: str, now: datetime | None = None) -> int | 
     time) into one digest, due at once. Returns the digest's alert id, None if
     there was nothing."""
     now = (now or datetime.now(UTC)).astimezone(UTC)
-    digest_id = outbox.collect_digest(channel, digest_key(channel, now), now)
+    digest_id = outbox.collect_digest(channel, digest_key(channel, now), now, now)
     if digest_id is not None:
         log.info("digest_collected", channel=channel, digest=digest_id)
     return digest_id

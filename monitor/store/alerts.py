@@ -170,12 +170,17 @@ class Outbox:
     def record_success(
         self, alert_id: int, *, at: datetime, status: str | None, duration_ms: int | None = None
     ) -> None:
-        """Delivered: whoever holds the lease now, the message is out, so it is sent."""
+        """Delivered: whoever holds the lease now, the message is out, so it is sent.
+
+        Also when its story was marked not relevant while it was being sent
+        (suppressed meanwhile): the receiver has it, so the outbox says so; the
+        story keeps its mark.
+        """
         with self.engine.begin() as conn:
             self._attempt(conn, alert_id, at, True, status, None, duration_ms)
             conn.execute(
                 update(alerts_t)
-                .where(alerts_t.c.id == alert_id, alerts_t.c.state == AlertState.PENDING)
+                .where(alerts_t.c.id == alert_id, alerts_t.c.state.in_((AlertState.PENDING, AlertState.SUPPRESSED)))
                 .values(state=AlertState.SENT, sent_at=at, lease_owner=None, lease_until=None, last_error=None)
             )
             # The members of a digest are delivered with it.
@@ -199,7 +204,9 @@ class Outbox:
         """A failed attempt; `retry_at` None means it was the last one (dead).
 
         The schedule is only changed while we still hold the lease: if it
-        expired meanwhile, someone else owns the alert's future.
+        expired meanwhile, someone else owns the alert's future. An alert whose
+        story was marked not relevant while it was being sent stays suppressed:
+        no retry.
         """
         with self.engine.begin() as conn:
             self._attempt(conn, alert_id, at, False, status, error, duration_ms)
@@ -208,14 +215,17 @@ class Outbox:
                 values.update(state=AlertState.DEAD, next_attempt_at=None)
             else:
                 values["next_attempt_at"] = retry_at
-            return bool(
-                conn.execute(
-                    update(alerts_t)
-                    .where(alerts_t.c.id == alert_id, alerts_t.c.lease_owner == owner,
-                           alerts_t.c.state == AlertState.PENDING)
-                    .values(**values)
-                ).rowcount
+            ours = (alerts_t.c.id == alert_id, alerts_t.c.lease_owner == owner)
+            rescheduled = conn.execute(
+                update(alerts_t).where(*ours, alerts_t.c.state == AlertState.PENDING).values(**values)
             )
+            if rescheduled.rowcount:
+                return True
+            conn.execute(
+                update(alerts_t).where(*ours, alerts_t.c.state == AlertState.SUPPRESSED)
+                .values(lease_owner=None, lease_until=None, last_error=error)
+            )
+            return False
 
     def release(self, owner: str) -> int:
         """Give back our leases (clean shutdown): the attempt did not happen."""

@@ -170,13 +170,18 @@ class FeedStore:
 
     def sync(self, listed: Sequence[ListedFeed], now: datetime | None = None) -> SyncReport:
         """Make the table match the operator's list: add new feeds (due at once),
-        disable removed ones (their history stays), re-enable re-listed ones."""
+        disable removed ones (their history stays), re-enable re-listed ones.
+
+        Only rows that change are written: every instance syncs at start while
+        others may be committing polls, and rewriting an unchanged row would take
+        its lock (in list order, against their order: a deadlock)."""
         wanted = {f.url: f for f in listed}
         added = removed = restored = 0
         with self.engine.begin() as conn:
             now = now or database_now(conn)
             rows = conn.execute(
-                select(feeds_t.c.id, feeds_t.c.url, feeds_t.c.enabled, feeds_t.c.disabled_reason)
+                select(feeds_t.c.id, feeds_t.c.url, feeds_t.c.enabled, feeds_t.c.disabled_reason,
+                       feeds_t.c.listed_in, feeds_t.c.title, feeds_t.c.configured_interval_s)
                 .where(feeds_t.c.kind == "http")
             ).all()
             known = {r.url: r for r in rows}
@@ -192,13 +197,18 @@ class FeedStore:
                     ).first()
                     added += inserted is not None
                     continue
-                values: dict[str, object] = {"listed_in": feed.listed_in, "configured_interval_s": feed.interval_s}
-                if feed.title:
+                values: dict[str, object] = {}
+                if row.listed_in != feed.listed_in:
+                    values["listed_in"] = feed.listed_in
+                if row.configured_interval_s != feed.interval_s:
+                    values["configured_interval_s"] = feed.interval_s
+                if feed.title and row.title != feed.title:
                     values["title"] = feed.title
                 if not row.enabled and row.disabled_reason == REMOVED:
                     values.update(enabled=True, disabled_reason=None, next_poll_at=now)
                     restored += 1
-                conn.execute(feeds_t.update().where(feeds_t.c.id == row.id).values(**values))
+                if values:
+                    conn.execute(feeds_t.update().where(feeds_t.c.id == row.id).values(**values))
             for url, row in known.items():
                 if url not in wanted and row.enabled:
                     conn.execute(

@@ -153,6 +153,7 @@ class MarkResult:
     story_id: int  # the labelled story's first item (what the dashboard shows)
     labelled: int  # items labelled now (0 when it already was)
     suppressed: int  # pending alerts suppressed
+    sending: int = 0  # of those, claimed by a dispatcher now: that attempt finishes (sent if it succeeds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -405,7 +406,11 @@ class DashboardQueries:
 
     def mark_not_relevant(self, item_id: int, now: datetime | None = None) -> MarkResult:
         """Label a story not relevant: its items and hits stay, its alerts not yet
-        sent are suppressed. Marking twice changes nothing more."""
+        sent are suppressed. Marking twice changes nothing more.
+
+        An alert a dispatcher is sending right now (a live lease) cannot be called
+        back: it is suppressed too, so it is never retried, and counted apart as
+        `sending`; if that attempt succeeds the outbox records it as sent."""
         now = now or datetime.now(UTC)
         with self.engine.begin() as conn:
             found = conn.execute(
@@ -422,12 +427,14 @@ class DashboardQueries:
                 )
                 .values(relevance=NOT_RELEVANT, labelled_at=now)
             ).rowcount
-            suppressed = conn.execute(
+            taken = conn.execute(
                 update(Alert)
                 .where(alerts_t.c.item_id == root, alerts_t.c.state == AlertState.PENDING)
                 .values(state=AlertState.SUPPRESSED)
-            ).rowcount
-        return MarkResult(root, int(labelled), int(suppressed))
+                .returning(alerts_t.c.lease_until)
+            ).all()
+        sending = sum(1 for r in taken if r.lease_until is not None and _as_utc(r.lease_until) > now)
+        return MarkResult(root, int(labelled), len(taken) - sending, sending)
 
 
 def _as_date(value: object) -> date:

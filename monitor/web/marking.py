@@ -86,11 +86,11 @@ def mark_endpoint(
         except MatchNotFound:
             return error(request, 404, f"No stored item has the number {item_id}.")
         log.info("marked_not_relevant", item_id=item_id, story_id=result.story_id,
-                 labelled=result.labelled, alerts_suppressed=result.suppressed, client=_client(request))
+                 labelled=result.labelled, alerts_suppressed=result.suppressed, alerts_sending=result.sending,
+                 client=_client(request))
         if "application/json" in request.headers.get("accept", ""):
-            return JSONResponse(
-                {"story_id": result.story_id, "labelled": result.labelled, "suppressed": result.suppressed}
-            )
+            return JSONResponse({"story_id": result.story_id, "labelled": result.labelled,
+                                 "suppressed": result.suppressed, "sending": result.sending})
         return RedirectResponse(f"/matches/{result.story_id}?marked={result.suppressed}", status_code=303)
 
     return mark_not_relevant

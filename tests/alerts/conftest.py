@@ -24,12 +24,6 @@ from tests.conftest import RULES
 WHSEC = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Sink:
     """The aiosmtpd handler: keeps every message it accepts."""
@@ -47,15 +41,33 @@ class Sink:
         return [m for _, m in self.messages]
 
 
+class _BoundController(Controller):
+    """aiosmtpd serving a socket bound in advance (see SmtpServer)."""
+
+    def __init__(self, handler: Any, sock: socket.socket, **kwargs: Any) -> None:
+        self._sock = sock
+        super().__init__(handler, hostname="127.0.0.1", port=sock.getsockname()[1], **kwargs)
+
+    def _create_server(self) -> Any:
+        return self.loop.create_server(self._factory_invoker, sock=self._sock, ssl=self.ssl_context)
+
+
 class SmtpServer:
-    def __init__(self, port: int | None = None, **kwargs: Any) -> None:
-        self.port = port or free_port()
+    """aiosmtpd on 127.0.0.1. The port is bound (by the kernel, port 0) when the
+    object is made, so it is ours before anyone connects, with no window in which
+    another test could take it; until `start()` nothing listens and connections
+    are refused, like an SMTP server that is down."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self.port = int(self._sock.getsockname()[1])
         self.sink = Sink()
         self._kwargs = kwargs
         self.controller: Controller | None = None
 
     def start(self) -> SmtpServer:
-        self.controller = Controller(self.sink, hostname="127.0.0.1", port=self.port, **self._kwargs)
+        self.controller = _BoundController(self.sink, self._sock, **self._kwargs)
         self.controller.start()
         return self
 
@@ -63,6 +75,7 @@ class SmtpServer:
         if self.controller is not None:
             self.controller.stop()
             self.controller = None
+        self._sock.close()
 
 
 @pytest.fixture

@@ -5,7 +5,12 @@ Standard Webhooks verifier written independently of monitor.alerts.signing
 
     with WebhookReceiver(secret="whsec_…", script=[500, 500]) as rx:
         ...              # first two requests get 500, the rest 200
-        rx.received      # every request: headers, body, verified?
+        rx.received      # every request: headers, body, complete? verified?
+
+A sender killed mid-request (SIGKILL) can leave only its headers, or part of
+its body, on the wire: httpx writes them separately. Such a request is kept
+with `complete=False` and is neither answered nor verified (there is nothing
+whole to verify); a test asserts signatures on the complete ones.
 """
 
 from __future__ import annotations
@@ -30,8 +35,9 @@ TOLERANCE_S = 300
 class Received:
     headers: dict[str, str]
     body: bytes
-    verified: bool
-    status: int
+    verified: bool  # False for an incomplete request too: see `complete`
+    status: int | None  # None: incomplete, not answered
+    complete: bool = True  # the whole body declared by Content-Length arrived
 
     @property
     def id(self) -> str:
@@ -46,7 +52,8 @@ class Answer:
     status: int = 200
     headers: dict[str, str] | None = None
     body: bytes = b""
-    block: bool = False  # hold the request until `release()` (or the server stops)
+    block: bool = False  # hold the request until `release()` (or the server stops), then hang up
+    hold: bool = False  # hold the request until `release()`, then answer with `status`
 
 
 def verify(secret: str, headers: dict[str, str], body: bytes) -> bool:
@@ -67,7 +74,7 @@ class WebhookReceiver:
         self.secret = secret
         self.script: deque[Answer] = deque(a if isinstance(a, Answer) else Answer(a) for a in script)
         self.received: list[Received] = []
-        self.arrived = threading.Event()  # a blocking request has arrived
+        self.arrived = threading.Event()  # a blocking or held request has arrived
         self._release = threading.Event()
         self._stopping = threading.Event()
         self._lock = threading.Lock()
@@ -79,20 +86,34 @@ class WebhookReceiver:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
+            def handle_one_request(self) -> None:
+                """A sender killed between requests resets its kept-alive connection: normal here."""
+                try:
+                    super().handle_one_request()
+                except (ConnectionResetError, BrokenPipeError, TimeoutError):
+                    self.close_connection = True
+
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                declared = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(declared)  # short when the sender died mid-request
                 headers = {k.lower(): v for k, v in self.headers.items()}
+                if len(body) < declared:
+                    with receiver._lock:
+                        receiver.received.append(Received(headers, body, False, None, complete=False))
+                    self.close_connection = True
+                    return
                 with receiver._lock:
                     answer = receiver.script.popleft() if receiver.script else Answer()
                     ok = receiver.secret is None or verify(receiver.secret, headers, body)
                     status = answer.status if ok else 401
                     receiver.received.append(Received(headers, body, ok, status))
-                if answer.block:
+                if answer.block or answer.hold:
                     receiver.arrived.set()
                     while not (receiver._release.is_set() or receiver._stopping.is_set()):
                         time.sleep(0.02)
-                    self.close_connection = True
-                    return
+                    if answer.block or receiver._stopping.is_set():
+                        self.close_connection = True
+                        return
                 try:
                     self.send_response(status)
                     for name, value in (answer.headers or {}).items():
@@ -106,6 +127,12 @@ class WebhookReceiver:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def complete(self) -> list[Received]:
+        """The requests that arrived whole (what a real receiver would act on)."""
+        with self._lock:
+            return [r for r in self.received if r.complete]
 
     @property
     def url(self) -> str:

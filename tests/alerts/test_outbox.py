@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -32,8 +32,12 @@ def outbox(db_url: str) -> Iterator[Outbox]:
     engine.dispose()
 
 
-def store_matches(outbox: Outbox, n: int, routes: list[Route], source: str = "replay:test") -> list[int]:
-    pipeline = Pipeline(compile_rules(load_rules([RULES])), Store(outbox.engine), Router(routes))
+def store_matches(
+    outbox: Outbox, n: int, routes: list[Route], source: str = "replay:test",
+    clock: Callable[[], datetime] | None = None,
+) -> list[int]:
+    """`clock`: the time the router decides quiet hours by (default: now)."""
+    pipeline = Pipeline(compile_rules(load_rules([RULES])), Store(outbox.engine), Router(routes, clock=clock))
     items = [Item(source=source, guid=f"g{i}", title=f"Note {i} on the OHCHR", text=f"Item number {i} mentions OHCHR.")
              for i in range(n)]
     (results,) = pipeline.commit([(source, pipeline.prepare(items))])
@@ -116,13 +120,21 @@ def test_a_disabled_channel_is_not_claimed_until_enabled(outbox: Outbox) -> None
 
 
 def test_quiet_hours_set_the_due_time_and_digest_alerts_wait_for_their_digest(outbox: Outbox) -> None:
+    # Matched at noon UTC tomorrow (a fixed time of day, so the test means the
+    # same at any hour it runs; tomorrow, so the quiet end is never in the past).
+    noon = (datetime.now(UTC) + timedelta(days=1)).replace(hour=12, minute=0, second=0, microsecond=0)
+    quiet_end = noon.replace(hour=23, minute=59)
     routes = [Route(rules=["ohchr"], channel="night", quiet_hours="00:00-23:59"),
               Route(rules=["ohchr"], channel="daily", mode="digest", digest="0 7 * * *")]
-    store_matches(outbox, 1, routes)
+    store_matches(outbox, 1, routes, clock=lambda: noon)
     rows = {r.channel: r for r in outbox.list()}
-    assert rows["night"].next_attempt_at > datetime.now(UTC) + timedelta(minutes=1)
+    assert rows["night"].next_attempt_at == quiet_end
     assert rows["daily"].mode == "digest" and rows["daily"].next_attempt_at is None
-    assert outbox.claim_due("a", LEASE, 10, channels=["night", "daily"]) == []
+    assert outbox.claim_due("a", LEASE, 10, channels=["night", "daily"], now=noon) == []
+    assert outbox.claim_due("a", LEASE, 10, channels=["night", "daily"],
+                            now=quiet_end - timedelta(seconds=1)) == []
+    (night,) = outbox.claim_due("a", LEASE, 10, channels=["night", "daily"], now=quiet_end)
+    assert night.channel == "night"  # the quiet is over; the digest alert still waits
 
 
 def test_a_digest_is_collected_once_even_by_concurrent_collectors(outbox: Outbox) -> None:

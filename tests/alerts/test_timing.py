@@ -71,6 +71,28 @@ def test_weekday_digest_at_seven_in_zurich() -> None:
     assert schedule.last_before(local(2026, 3, 30, 7, 0)) == local(2026, 3, 30, 7, 0)
 
 
+@pytest.mark.timeout(10)  # the walk in last_before once never ended inside the repeated hour
+def test_a_nightly_digest_across_both_dst_changes_in_zurich() -> None:
+    nightly = DigestSchedule("desk", "30 2 * * *", "Europe/Zurich")
+
+    def next_after(when: datetime) -> datetime:
+        return nightly.next_after(when).astimezone(UTC)  # instants: local times in a gap or fold never compare equal
+
+    def last_before(when: datetime) -> datetime | None:
+        found = nightly.last_before(when)
+        return found.astimezone(UTC) if found else None
+
+    # 29 March 2026: 02:30 does not exist; the digest goes at 03:30 summer time, once.
+    assert next_after(datetime(2026, 3, 28, 12, 0, tzinfo=UTC)) == datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
+    assert next_after(datetime(2026, 3, 29, 1, 30, tzinfo=UTC)) == datetime(2026, 3, 30, 0, 30, tzinfo=UTC)
+    # 25 October 2026: 02:30 happens twice (00:30 and 01:30 UTC); it is a digest time once.
+    first = datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
+    assert next_after(first - timedelta(minutes=1)) == first
+    assert next_after(first) == datetime(2026, 10, 26, 1, 30, tzinfo=UTC)
+    assert last_before(datetime(2026, 10, 25, 1, 45, tzinfo=UTC)) == first
+    assert last_before(datetime(2026, 10, 25, 3, 0, tzinfo=UTC)) == first
+
+
 def test_geneva_is_not_an_iana_zone_and_the_error_says_what_to_write() -> None:
     with pytest.raises(ValidationError, match="Europe/Zurich"):
         Route(rules=["ohchr"], channel="desk", mode="digest", digest="0 7 * * mon-fri", timezone="Europe/Geneva")

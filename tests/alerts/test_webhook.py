@@ -4,11 +4,12 @@ Standard Webhooks signatures with its own, independent verifier."""
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from tests.alerts.cli import alerts_json, invoke
+from tests.alerts.cli import alerts_json, invoke, send_at
 from tests.alerts.conftest import WHSEC, write_config
 from tests.alerts.receiver import Answer, WebhookReceiver
 from tests.conftest import SEEDS
@@ -29,20 +30,28 @@ def _secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TEST_WHSEC", WHSEC)
 
 
-def send_until_settled(config: Path, passes: int = 10) -> None:
+def send_until_settled(config: Path, passes: int = 10) -> list[tuple[int, str]]:
+    """`alerts send` until nothing is pending; the (exit code, summary) of each pass
+    that attempted something (a pass before the retry is due attempts nothing)."""
+    done = []
     for _ in range(passes):
-        invoke(config, "alerts", "send")
+        code, _, err = invoke(config, "alerts", "send")
+        summary = err.strip().splitlines()[-1]
+        if not summary.startswith("0 sent, 0 failed (will retry), 0 dead"):
+            done.append((code, summary))
         if all(a["state"] != "pending" for a in alerts_json(config)):
-            return
+            return done
         time.sleep(0.25)
+    raise AssertionError(f"still pending after {passes} passes: {done}")
 
 
 def test_500_twice_then_200_is_delivered_once_after_three_signed_attempts(tmp_path: Path, db_url: str) -> None:
     with WebhookReceiver(secret=WHSEC, script=[500, 500]) as rx:
         config = hook_config(tmp_path, db_url, rx.url)
         assert invoke(config, "replay", str(SEED_004))[0] == 0
-        send_until_settled(config)
+        passes = send_until_settled(config)
 
+    assert passes == [(5, "0 sent, 1 failed (will retry), 0 dead")] * 2 + [(0, "1 sent, 0 failed (will retry), 0 dead")]
     assert [r.status for r in rx.received] == [500, 500, 200]
     assert all(r.verified for r in rx.received), "the receiver could not verify a signature"
     assert len({r.id for r in rx.received}) == 1, "the webhook-id must not change across retries"
@@ -67,7 +76,9 @@ def test_the_last_failure_makes_the_alert_dead_and_retry_re_drives_it(tmp_path: 
     with WebhookReceiver(secret=WHSEC, script=[503] * 4) as rx:
         config = hook_config(tmp_path, db_url, rx.url)
         assert invoke(config, "replay", str(SEED_004))[0] == 0
-        send_until_settled(config)
+        passes = send_until_settled(config)
+        assert passes == ([(5, "0 sent, 1 failed (will retry), 0 dead")] * 3
+                          + [(5, "0 sent, 0 failed (will retry), 1 dead")])
         (alert,) = alerts_json(config, "--state", "dead")
         assert alert["attempts"] == 4  # 1 + the 3 retries of the test schedule
         assert "HTTP 503" in alert["last_error"]
@@ -85,16 +96,28 @@ def test_the_last_failure_makes_the_alert_dead_and_retry_re_drives_it(tmp_path: 
 
 
 def test_retry_after_is_honoured(tmp_path: Path, db_url: str) -> None:
+    """The test retry schedule says 0.2 s; the receiver's Retry-After says 120 s, and wins."""
     with WebhookReceiver(secret=WHSEC, script=[Answer(429, {"Retry-After": "120"})]) as rx:
         config = hook_config(tmp_path, db_url, rx.url)
         assert invoke(config, "replay", str(SEED_004))[0] == 0
-        invoke(config, "alerts", "send")
-    (alert,) = alerts_json(config)
-    from datetime import datetime
+        code, _, err = invoke(config, "alerts", "send")
+        assert code == 5 and "1 failed (will retry)" in err
+        (alert,) = alerts_json(config)
+        failed_at = datetime.fromisoformat(alert["attempt_log"][0]["at"])
+        due = datetime.fromisoformat(alert["next_attempt_at"])
+        assert due - failed_at == timedelta(seconds=120)
 
-    wait = datetime.fromisoformat(alert["next_attempt_at"]) - datetime.fromisoformat(alert["attempt_log"][0]["at"])
-    assert 119 <= wait.total_seconds() <= 121
-    assert len(rx.received) == 1
+        time.sleep(0.3)  # past the 0.2 s retry schedule, well inside the 120 s asked for
+        code, _, err = invoke(config, "alerts", "send")
+        assert code == 0 and "0 sent, 0 failed" in err
+        assert send_at(config, due - timedelta(seconds=1)).attempts == 0  # the last second of the window
+        assert len(rx.received) == 1, "nothing may be sent inside the Retry-After window"
+
+        assert send_at(config, due).sent == 1  # the window is over
+    assert [r.status for r in rx.received] == [429, 200]
+    assert rx.received[0].id == rx.received[1].id
+    (alert,) = alerts_json(config)
+    assert alert["state"] == "sent" and alert["attempts"] == 2
 
 
 def test_410_disables_the_channel_until_an_operator_enables_it(tmp_path: Path, db_url: str) -> None:
@@ -102,9 +125,10 @@ def test_410_disables_the_channel_until_an_operator_enables_it(tmp_path: Path, d
         config = hook_config(tmp_path, db_url, rx.url)
         assert invoke(config, "replay", str(SEED_004))[0] == 0
         code, _, err = invoke(config, "alerts", "send")
-        assert "disabled by their receiver: ops" in err
-        time.sleep(0.3)
-        invoke(config, "alerts", "send")
+        assert code == 5 and "disabled by their receiver: ops" in err
+        time.sleep(0.3)  # the retry is due: only the disabled channel keeps it back
+        code, _, err = invoke(config, "alerts", "send")
+        assert code == 0 and "0 sent, 0 failed" in err
         assert len(rx.received) == 1, "a disabled channel must not be called"
         code, out, _ = invoke(config, "alerts", "list")
         assert "channel ops DISABLED" in out and "410" in out
@@ -120,12 +144,16 @@ def test_a_changed_channel_config_re_enables_a_channel_disabled_by_410(tmp_path:
     with WebhookReceiver(secret=WHSEC, script=[410]) as old, WebhookReceiver(secret=WHSEC) as new:
         config = hook_config(tmp_path, db_url, old.url)
         assert invoke(config, "replay", str(SEED_004))[0] == 0
-        invoke(config, "alerts", "send")
-        invoke(config, "alerts", "send")  # same config: stays disabled
+        code, _, err = invoke(config, "alerts", "send")
+        assert code == 5 and "disabled by their receiver: ops" in err
+        time.sleep(0.3)  # the retry is due
+        code, _, err = invoke(config, "alerts", "send")  # same config: stays disabled
+        assert code == 0 and "0 sent" in err
         config = hook_config(tmp_path, db_url, new.url)
-        time.sleep(0.3)
-        assert invoke(config, "alerts", "send")[0] == 0
+        code, _, err = invoke(config, "alerts", "send")
+        assert code == 0 and "1 sent" in err
     assert len(old.received) == 1 and len(new.received) == 1
+    assert new.received[0].status == 200 and new.received[0].id == old.received[0].id
 
 
 def test_a_slow_receiver_times_out_and_a_huge_answer_is_not_read_whole(tmp_path: Path, db_url: str) -> None:
@@ -133,12 +161,11 @@ def test_a_slow_receiver_times_out_and_a_huge_answer_is_not_read_whole(tmp_path:
     with WebhookReceiver(secret=WHSEC, script=[Answer(block=True), huge]) as rx:
         config = hook_config(tmp_path, db_url, rx.url)
         assert invoke(config, "replay", str(SEED_004))[0] == 0
-        started = time.monotonic()
-        assert invoke(config, "alerts", "send")[0] == 5
-        assert time.monotonic() - started < 4  # timeout_s = 2
+        assert invoke(config, "alerts", "send")[0] == 5  # the attempt gave up after timeout_s = 2
         rx.release()
-        time.sleep(0.3)
-        invoke(config, "alerts", "send")
+        time.sleep(0.3)  # the retry is due
+        code, _, err = invoke(config, "alerts", "send")
+        assert code == 5 and "1 failed (will retry)" in err  # the 500 with a huge body
     (alert,) = alerts_json(config)
     log = alert["attempt_log"]
     assert "within 2s" in log[0]["error"]

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import event, func, select
+from sqlalchemy.exc import IntegrityError
 
 from monitor.app import App, poll_once
 from monitor.config import load_config
@@ -328,7 +329,7 @@ def test_a_feed_that_fails_to_store_fails_alone_in_its_group(db_url: str) -> Non
     feeds[2] = (feeds[2][0], [broken])  # matched=None violates NOT NULL
     try:
         results = asyncio.run(while_busy(committer, db, feeds))
-        assert isinstance(results[2], Exception)
+        assert isinstance(results[2], IntegrityError) and "matched" in str(results[2])  # the NOT NULL column
         assert [[r.outcome.status for r in results[n]] for n in (0, 1, 3)] == [["new"]] * 3
         assert len(commits) == 3  # the group rolled back, then each feed alone
         assert store.count("items") == 3 and store.count("hits") == 3

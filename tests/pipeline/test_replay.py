@@ -263,8 +263,7 @@ def test_many_files_are_parsed_in_parallel_with_the_same_result(
 def test_killing_a_replay_takes_its_worker_processes_with_it(tmp_path: Path) -> None:
     """kill -9 of `monitor replay` (enough fixtures for it to start workers): the
     workers must not live on, classifying for nobody."""
-    from tests.processes import alive, children
-    from tests.test_daemon import wait_for_value
+    from tests.processes import alive, children, wait_for_value
 
     fixtures = tmp_path / "fixtures"
     fixtures.mkdir()

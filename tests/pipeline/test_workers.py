@@ -15,18 +15,25 @@ from sqlalchemy.exc import DBAPIError
 from monitor.pipeline.workers import WorkerDied, make_pool, prepare_feed
 from monitor.store.models import StoredItem
 from tests.conftest import RULES
+from tests.daemon_process import DaemonProcess
 from tests.feedserver import FeedServer, feed_xml
 from tests.pipeline.test_polling import write_config
-from tests.processes import children, descendants
-from tests.test_daemon import start, wait_for_value
+from tests.processes import children, descendants, wait_for_value
 
 
 def test_the_pool_starts_its_workers_at_once_and_they_prepare_feeds() -> None:
+    before = {p.pid for p in multiprocessing.active_children()}
     pool = make_pool(sorted(RULES.glob("*.toml")), 2)
     try:
-        assert len(multiprocessing.active_children()) >= 2  # started, not on the first poll
+        # Started by make_pool itself, not by the first poll: exactly two new
+        # child processes exist before any feed has been submitted.
+        started = {p.pid for p in multiprocessing.active_children()} - before
+        assert len(started) == 2
         body = feed_xml([{"guid": "1", "title": "OHCHR opens a country office", "description": "Geneva."}])
         prepared = pool.submit(prepare_feed, body, {}, "https://mfa.example/rss").result(timeout=60)
+        ran_in = {pool.submit(os.getpid).result(timeout=60) for _ in range(4)}
+        assert ran_in <= started and os.getpid() not in ran_in  # the work runs in those workers
+        assert {p.pid for p in multiprocessing.active_children()} - before == started  # and no others
     finally:
         pool.shutdown()
     assert [entry.item.title for entry in prepared.entries] == ["OHCHR opens a country office"]
@@ -75,7 +82,8 @@ def test_a_killed_worker_under_monitor_run_is_replaced_and_polling_goes_on(tmp_p
         url = server.add_feed("/press.xml", feed_xml([{"guid": "one", "title": "First", "description": "x"}]))
         config = write_config(tmp_path, db_url, [url], schedule={
             "tick_s": 0.2, "parse_workers": 1, "latency_target_s": 1, "min_interval_s": 1})
-        proc = start(config, tmp_path)
+        daemon = DaemonProcess(config)
+        proc = daemon.proc
         engine = make_engine(db_url)
 
         def stored() -> list[str]:
@@ -97,6 +105,5 @@ def test_a_killed_worker_under_monitor_run_is_replaced_and_polling_goes_on(tmp_p
             print(f"kill -9 of the worker to the next stored poll: {time.monotonic() - killed:.2f} s")
             assert proc.poll() is None
         finally:
-            proc.kill()
-            proc.wait()
+            daemon.__exit__(None, None, None)
             engine.dispose()

@@ -63,9 +63,8 @@ def test_an_instance_ahead_by_more_than_a_lease_polls_nothing_held_or_not_due(
         config = write_config(tmp_path, db_url, [polled, held])
         engine = make_engine(db_url)
         try:
-            from monitor.app import App
+            from monitor.app import App, prepare_database
             from monitor.config import load_config
-            from monitor.daemon import prepare_database
 
             prepare_database(App(load_config(config)))
             (claimed,) = FeedStore(engine).claim_due("instance-a", LEASE, 10)  # a holds it, mid-poll

@@ -6,6 +6,7 @@ import threading
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from monitor.dedupe import canonical_url, fingerprint
 from monitor.items import AlertRequest, Hit, Item, Outcome, Prepared
@@ -78,7 +79,7 @@ def test_a_failure_mid_batch_leaves_nothing_half_written(store: Store) -> None:
     broken = entry("2")
     broken = Prepared(broken.item, [Hit("ohchr", "x", "text", 0, 1, None)], broken.fingerprint, None,
                         broken.alerts)  # matched=None violates NOT NULL
-    with pytest.raises(Exception):
+    with pytest.raises(IntegrityError, match="matched"):  # the NOT NULL column, on either backend
         store.ingest("https://a.example/feed", [entry("1"), broken])
     assert store.count("items") == 0 and store.count("hits") == 0 and store.count("alerts") == 0
 

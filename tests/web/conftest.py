@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -194,14 +193,12 @@ class LiveServer:
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=10, follow_redirects=False)
 
-    def stop(self, timeout: float = 10) -> float:
-        """Set the stop event; return how long serve() took to return."""
-        started = time.monotonic()
+    def stop(self, timeout: float = 10) -> None:
+        """Set the stop event and wait for serve() to return."""
         if self._loop is not None and self._stop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(timeout)
         assert not self._thread.is_alive(), "serve() did not return after stop was set"
-        return time.monotonic() - started
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:

