@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -224,11 +224,13 @@ class Poller:
         capacity: int,
         per_origin: int = 4,
         on_alerts: Callable[[], None] | None = None,
+        on_hub: Callable[[int, str, str | None, str | None], Awaitable[None]] | None = None,
     ) -> None:
         """`capacity`: feeds claimed and not yet finished, at most; `per_origin`: feeds of
         one origin per claim (see the module docstring); `on_alerts` is called as soon
         as a feed's items have queued alerts, so the daemon can dispatch them at once
-        instead of at its next dispatch tick."""
+        instead of at its next dispatch tick; `on_hub(feed id, url, hub, self URL)` after
+        every feed document read, with the WebSub hub it names (None: none)."""
         self.feeds = feeds
         self.pipeline = pipeline
         self.fetcher = fetcher
@@ -239,6 +241,7 @@ class Poller:
         self.capacity = max(capacity, 1)
         self.per_origin = per_origin
         self.on_alerts = on_alerts
+        self.on_hub = on_hub
         self.last_progress = time.monotonic()  # the watchdog checks this moves
         self._successes = _Successes()
         self._committer = _Committer(pipeline, db)
@@ -367,6 +370,8 @@ class Poller:
         except FeedError as exc:
             return await self._failed(feed, str(exc), None, kind="parse")
         new = await self._commit(feed.url, prepared, now)
+        if self.on_hub is not None:
+            await self.on_hub(feed.id, feed.url, prepared.hub, prepared.self_url)
         if prepared.ttl_s:
             asked.append(schedule.Asked(prepared.ttl_s, "RSS ttl"))
         if new:
