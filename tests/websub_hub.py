@@ -25,10 +25,12 @@ where to forward them.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import http.client
 import secrets
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -101,6 +103,7 @@ class LocalHub:
         self.deny = deny
         self.answer = answer
         self._state = _State()
+        self._connections: set[socket.socket] = set()  # kept alive by clients; `gone` cuts them
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         hub = self
@@ -110,6 +113,16 @@ class LocalHub:
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
+
+            def setup(self) -> None:
+                super().setup()
+                with hub._lock:
+                    hub._connections.add(self.connection)
+
+            def finish(self) -> None:
+                with hub._lock:
+                    hub._connections.discard(self.connection)
+                super().finish()
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
@@ -221,6 +234,10 @@ class LocalHub:
             self._stopped = True
             self._server.shutdown()
             self._server.server_close()
+            with self._lock:
+                for connection in self._connections:  # a kept-alive connection must not outlive the hub
+                    with contextlib.suppress(OSError):
+                        connection.shutdown(socket.SHUT_RDWR)
 
     def __enter__(self) -> Self:
         self._thread.start()
