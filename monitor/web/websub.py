@@ -79,7 +79,7 @@ def websub_routes(store: SubscriptionStore, hooks: PushHooks) -> list[Route]:
         if mode == "denied":
             reason = " ".join((query.get("hub.reason") or "no reason given").split())[:200]
             feed_id = await run_in_threadpool(store.denied, token, topic, reason=reason, now=now,
-                                              retry_at=protocol.retry_at(now, 1))
+                                              retry_at=protocol.retry_after_denial(now))
             if feed_id is not None:
                 log.warning("websub_denied", feed_id=feed_id, topic=topic, reason=reason)
             return Response(status_code=200)

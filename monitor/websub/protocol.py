@@ -81,6 +81,11 @@ def retry_at(now: datetime, failures: int, rng: random.Random = random._inst) ->
     return now + timedelta(seconds=delay * (1 + rng.uniform(-JITTER, JITTER)))
 
 
+def retry_after_denial(now: datetime) -> datetime:
+    """A hub that denied a subscription is asked again after the longest backoff."""
+    return now + timedelta(seconds=MAX_RETRY_S)
+
+
 def signature_ok(header: str | None, body: bytes, secret: str) -> bool:
     """True when `header` (X-Hub-Signature) is `<method>=<hex HMAC of body under secret>`
     for a method of ALGORITHMS. Compared in constant time; anything malformed is False."""

@@ -95,3 +95,7 @@ def test_what_the_operator_reads() -> None:
     assert protocol.describe(view(S.REQUESTED), NOW) == "push: asked https://hub.example/, waiting for it to verify"
     assert protocol.describe(view(S.PENDING), NOW) == "push: hub https://hub.example/ found, subscribing"
     assert protocol.describe(view(S.VERIFIED, -60), NOW) == "push: lease ended 2026-12-06 09:59 UTC"
+
+
+def test_a_denial_is_not_argued_with_for_a_day() -> None:
+    assert protocol.retry_after_denial(NOW) == NOW + timedelta(days=1)
