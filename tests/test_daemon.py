@@ -184,7 +184,8 @@ def test_a_feed_is_polled_when_it_falls_due_and_its_alert_goes_out_at_once(tmp_p
         )
         config.write_text(
             config.read_text().replace(
-                "[schedule]\n", "[schedule]\ntick_s = 60\nmin_interval_s = 2\nmax_interval_s = 2\n")
+                "[schedule]\n",
+                "[schedule]\ntick_s = 60\nlatency_target_s = 2\nmin_interval_s = 2\nmax_interval_s = 2\n")
             + f'[fetch]\nallowed_networks = ["127.0.0.1/32"]\n[[feeds]]\nurl = {json.dumps(url)}\n'
         )
         proc = start(config, tmp_path, TEST_WHSEC=WHSEC)
