@@ -37,12 +37,12 @@ import re
 import ssl
 import time
 import zlib
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Final, Literal, Self
+from typing import Final, Literal, Self, TypeVar
 
 import httpcore
 import httpx
@@ -63,6 +63,7 @@ __all__ = [
     "parse_retry_after",
 ]
 
+T = TypeVar("T")
 FetchErrorKind = Literal["timeout", "too-large", "redirects", "blocked", "http", "connect", "tls", "protocol"]
 
 ACCEPT: Final = (
@@ -205,13 +206,17 @@ class Fetcher:
         counted against the server. The host slot is the one of the URL asked
         for; redirect hops to other hosts run under it.
         """
+        return await self._limited(url, lambda: self._fetch(url, conditional, time.monotonic()))
+
+    async def _limited(self, url: str, request: Callable[[], Awaitable[T]]) -> T:
+        """Run `request` holding the URL's host slot and a global slot, within the
+        deadline (started once both are held), every failure a FetchError."""
         host = _host_of(url)
         async with self._hosts.slot(host), self._global:
-            started = time.monotonic()
             deadline = self._settings.deadline_s
             try:
                 async with asyncio.timeout(deadline):
-                    return await self._fetch(url, conditional, started)
+                    return await request()
             except TimeoutError:
                 raise FetchError("timeout", f"deadline of {deadline:g}s exceeded") from None
             except AddressRefused as exc:
@@ -226,18 +231,7 @@ class Fetcher:
         is not followed (re-sending a form elsewhere is the server's to ask, not
         ours to guess) and fails as kind "redirects"; a non-2xx answer fails as
         kind "http" with the start of what the server said."""
-        host = _host_of(url)
-        async with self._hosts.slot(host), self._global:
-            deadline = self._settings.deadline_s
-            try:
-                async with asyncio.timeout(deadline):
-                    return await self._post(url, fields)
-            except TimeoutError:
-                raise FetchError("timeout", f"deadline of {deadline:g}s exceeded") from None
-            except AddressRefused as exc:
-                raise FetchError("blocked", str(exc)) from exc
-            except httpx.HTTPError as exc:
-                raise _map_httpx_error(exc, self._settings) from exc
+        return await self._limited(url, lambda: self._post(url, fields))
 
     async def _post(self, url: str, fields: Mapping[str, str]) -> Posted:
         request = self._client.build_request("POST", url, data=dict(fields), headers={"Accept": "*/*"})
