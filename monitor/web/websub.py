@@ -15,8 +15,9 @@ What an answer reveals is what the spec requires and no more:
 * POST, content distribution (WebSub 7, 8): the body is read up to a cap (413
   beyond, before the token is even looked at); unknown token, missing or bad
   signature and good delivery all get the same empty 202, the refusals
-  counted (the subscription's `refused`, `monitor_websub_pushes_total`) and
-  logged. A signed body goes through the daemon's pipeline before the answer,
+  counted (`monitor_websub_pushes_total`; for a known token also its
+  `refused`, written after the answer) and logged (an unknown token only at
+  debug level: strangers must not fill the log). A signed body goes through the daemon's pipeline before the answer,
   so a hub that gets its 2xx knows the items are stored; when storing fails it
   gets a 503 and delivers again.
 """
@@ -27,6 +28,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -94,12 +96,13 @@ def websub_routes(store: SubscriptionStore, hooks: PushHooks) -> list[Route]:
         result = "accepted" if sub and good else "unknown" if sub is None else "unsigned" if not header \
             else "bad-signature"
         metrics.record_push(result)
-        if sub is not None:
-            await run_in_threadpool(store.record_push, sub.id, accepted=good, now=datetime.now(UTC))
-        if result != "accepted" or sub is None:
-            log.warning("push_refused", reason=result, feed=sub.feed_url if sub else None, bytes=len(body),
-                        client=_client(request))
+        if sub is None:  # at debug level: strangers must not fill the log
+            log.debug("push_refused", reason=result, bytes=len(body), client=_client(request))
             return _accepted()
+        if not good:  # counted after answering, so the answer takes no longer than for an unknown token
+            log.warning("push_refused", reason=result, feed=sub.feed_url, bytes=len(body), client=_client(request))
+            return _accepted(BackgroundTask(store.record_push, sub.id, accepted=False, now=datetime.now(UTC)))
+        await run_in_threadpool(store.record_push, sub.id, accepted=True, now=datetime.now(UTC))
         if not sub.feed_enabled:
             log.info("push_ignored", feed=sub.feed_url, reason="feed disabled")
             return _accepted()
@@ -121,8 +124,8 @@ def _not_found() -> Response:
     return PlainTextResponse("Not Found", status_code=404, headers={"Cache-Control": "no-store"})
 
 
-def _accepted() -> Response:
-    return Response(status_code=202)
+def _accepted(then: BackgroundTask | None = None) -> Response:
+    return Response(status_code=202, background=then)
 
 
 def _client(request: Request) -> str:
