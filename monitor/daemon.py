@@ -3,8 +3,9 @@
 Jobs: the poll tick, the alert dispatch tick, one digest job per digest channel
 (cron, in the route's time zone), retention, and with `web.public_url` the
 WebSub subscriber (`monitor.websub`), whose hubs push to the dashboard's
-callback and whose deliveries go through the poller's pipeline at once. Dispatch and digests keep
-their state in the outbox, like polling, so a restart loses no alert.
+callback; their deliveries go through the poller's pipeline at once. Dispatch
+and digests keep their state in the outbox, like polling, so a restart loses
+no alert.
 
 APScheduler only says *when to look*; which feeds are due lives in the database,
 so a restart or a second instance loses nothing. The tick is short and never
@@ -303,8 +304,8 @@ class Daemon:
     # WebSub ----------------------------------------------------------------------
 
     async def websub(self) -> None:
-        """The subscriber's tick: ask hubs for due subscriptions and renewals (in a task
-        of its own; a discovery starts one at once too)."""
+        """The subscriber's tick: ask hubs for due subscriptions and renewals, in a task
+        of its own (`Subscriber.close` waits for it)."""
         if self.runtime is not None and self.runtime.subscriber is not None and not self.stop.is_set():
             self.runtime.subscriber.kick()
 
