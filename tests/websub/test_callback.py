@@ -186,3 +186,11 @@ def test_a_delivery_for_a_removed_feed_is_ignored(callback: Callback) -> None:
     callback.feeds.sync([])
     assert callback.push() == 202
     assert callback.received.calls == []
+
+
+def test_what_a_hub_says_is_shown_as_text_on_the_feeds_page(callback: Callback) -> None:
+    callback.get(**{"hub.mode": "denied", "hub.topic": TOPIC, "hub.reason": '<script>alert("hub")</script>'})
+    with callback.server.client() as client:
+        page = client.get("/feeds").text
+    assert 'push: hub denied: &lt;script&gt;alert(&#34;hub&#34;)&lt;/script&gt;' in page
+    assert "<script>" not in page
