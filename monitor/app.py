@@ -237,6 +237,18 @@ def feed_states(app: App) -> list[FeedState]:
         return FeedStore(app.engine).all()
 
 
+def push_states(app: App) -> dict[int, str]:
+    """feed id -> its WebSub subscription in one line ("push: verified until …")."""
+    from datetime import UTC
+
+    from monitor.store.websub import SubscriptionStore
+    from monitor.websub.protocol import describe
+
+    now = datetime.now(UTC)
+    with app.database():
+        return {feed_id: describe(view, now) for feed_id, view in SubscriptionStore(app.engine).views().items()}
+
+
 def export_opml(app: App, *, include_disabled: bool) -> bytes:
     from monitor.feedlist import write_opml
 

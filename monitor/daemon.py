@@ -1,8 +1,11 @@
 """The long-running service: periodic jobs on APScheduler 3, state in the database.
 
 Jobs: the poll tick, the alert dispatch tick, one digest job per digest channel
-(cron, in the route's time zone) and retention. Dispatch and digests keep
-their state in the outbox, like polling, so a restart loses no alert.
+(cron, in the route's time zone), retention, and with `web.public_url` the
+WebSub subscriber (`monitor.websub`), whose hubs push to the dashboard's
+callback; their deliveries go through the poller's pipeline at once. Dispatch
+and digests keep their state in the outbox, like polling, so a restart loses
+no alert.
 
 APScheduler only says *when to look*; which feeds are due lives in the database,
 so a restart or a second instance loses nothing. The tick is short and never
@@ -24,7 +27,7 @@ import asyncio
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -39,15 +42,19 @@ from monitor.app import App, owner_id, prepare_database
 from monitor.config import load_config
 from monitor.errors import ConfigError, MonitorError
 from monitor.feedlist import feed_headers
+from monitor.ingest import FeedError
 from monitor.ingest.http import Fetcher
 from monitor.notify import Notifier
 from monitor.pipeline.polling import CycleReport, Poller, PollHealth
 from monitor.pipeline.workers import init_worker, make_pool
 from monitor.secrets import SecretError
 from monitor.store.feeds import FeedStore
+from monitor.store.websub import SubscriptionStore
 from monitor.web.dashboard import create_app
 from monitor.web.health import TickProbe
 from monitor.web.server import bind, serve, url_of
+from monitor.web.websub import PushHooks
+from monitor.websub.subscriber import Subscriber
 
 log = logs.get("daemon")
 
@@ -71,9 +78,12 @@ class Runtime:
     cpu: Executor
     dispatcher: Dispatcher
     digests: list[DigestSchedule]
+    subscriber: Subscriber | None = None  # WebSub, with web.public_url
 
     async def close(self, *, wait: bool = True) -> None:
         """Close connections and stop the workers (`wait`: let running parses finish)."""
+        if self.subscriber is not None:
+            await self.subscriber.close()
         await self.fetcher.aclose()
         await self.dispatcher.aclose()
         self.cpu.shutdown(wait=wait, cancel_futures=not wait)
@@ -98,14 +108,18 @@ async def build(
     else:
         cpu = make_pool(app.config.rule_paths, workers, routes)
     fetcher = Fetcher(settings.fetch)
+    subscriber = None
+    if settings.web.public_url and settings.web.enabled:
+        subscriber = Subscriber(SubscriptionStore(app.engine), fetcher, db, public_url=settings.web.public_url,
+                                lease_s=settings.web.websub_lease_s, owner=owner)
     # Per origin, per_host fetches run and as many wait to take over their connections.
     poller = Poller(
         feeds=FeedStore(app.engine), pipeline=app.pipeline(), fetcher=fetcher, cpu=cpu, db=db,
         settings=settings.schedule, owner=owner, capacity=settings.fetch.concurrency * 2,
         per_origin=settings.fetch.per_host_concurrency * 2, on_alerts=on_alerts, health=health,
-        credentials=credentials,
+        credentials=credentials, on_hub=subscriber.discovered if subscriber is not None else None,
     )
-    return Runtime(app, poller, fetcher, cpu, app.dispatcher(owner, db, clock), schedules(routes))
+    return Runtime(app, poller, fetcher, cpu, app.dispatcher(owner, db, clock), schedules(routes), subscriber)
 
 
 class Daemon:
@@ -147,6 +161,8 @@ class Daemon:
                           max_instances=1, next_run_time=now + timedelta(minutes=1))
         scheduler.add_job(self.dispatch, "interval", seconds=self.app.config.settings.alerts.dispatch_tick_s,
                           id="dispatch", coalesce=True, max_instances=1, next_run_time=now)
+        scheduler.add_job(self.websub, "interval", seconds=schedule.tick_s, id="websub", coalesce=True,
+                          max_instances=1, next_run_time=now)
         self.scheduler = scheduler
         await self._start_alerts(self.runtime)
         scheduler.start()
@@ -293,18 +309,44 @@ class Daemon:
         await old.close(wait=False)
 
     def _start_web(self) -> asyncio.Task[None] | None:
-        """The dashboard, served from this event loop until `stop`."""
+        """The dashboard, served from this event loop until `stop`; with `web.public_url`,
+        the WebSub callback too (a change of either needs a restart)."""
         settings = self.app.config.settings
         if not settings.web.enabled:
+            if settings.web.public_url:
+                log.warning("websub_off", reason="web.enabled is false: hubs could not reach the callback")
             return None
         probe = TickProbe(lambda: self.last_tick, max_tick_age_s=3 * settings.schedule.tick_s + 30)
+        hooks = None
+        if settings.web.public_url:
+            hooks = PushHooks(self.receive_push, lease_s=settings.web.websub_lease_s,
+                              max_body_bytes=settings.fetch.max_body_bytes)
         try:
             sock = bind(settings.web)
-            app = create_app(self.app.read_engine, settings.web, health=probe, polling=self.poll_health)
+            app = create_app(self.app.read_engine, settings.web, health=probe, polling=self.poll_health,
+                             websub=hooks)
         except (OSError, SecretError) as exc:
             raise ConfigError(f"{self.app.config.path}: key 'web': {exc}") from exc
         log.info("web_listening", url=url_of(sock))
         return asyncio.create_task(serve(app, settings.web, self.stop, sock=sock))
+
+    # WebSub ----------------------------------------------------------------------
+
+    async def websub(self) -> None:
+        """The subscriber's tick: ask hubs for due subscriptions and renewals, in a task
+        of its own (`Subscriber.close` waits for it)."""
+        if self.runtime is not None and self.runtime.subscriber is not None and not self.stop.is_set():
+            self.runtime.subscriber.kick()
+
+    async def receive_push(self, feed_url: str, body: bytes, headers: Mapping[str, str]) -> int:
+        """A signed WebSub delivery: through the pipeline now, as a poll would; new items."""
+        if self.runtime is None:
+            raise RuntimeError("not running")
+        try:
+            return await self.runtime.poller.ingest_pushed(feed_url, body, headers)
+        except FeedError as exc:  # delivering it again would not help
+            log.warning("push_unreadable", feed=feed_url, error=str(exc))
+            return 0
 
     # alerts --------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 Two kinds, kept apart on purpose:
 
 * **Events of this process** (fetches by result, fetch durations, items
-  ingested, new matches by rule) are counters and a histogram in `REGISTRY`,
+  ingested, new matches by rule, WebSub deliveries by result) are counters and a histogram in `REGISTRY`,
   incremented where they happen (`monitor.pipeline.polling`). Each instance counts its
   own; Prometheus sums across instances.
 * **State** (alerts by state, the outbox backlog, feeds by health) is not
@@ -52,14 +52,26 @@ MATCHES = Counter(
     "monitor_matches", "New matching stories stored from polled feeds, by rule.",
     ["rule"], registry=REGISTRY,
 )
+WEBSUB_PUSHES = Counter(
+    "monitor_websub_pushes", "Deliveries at the WebSub callback by result (accepted, unsigned, bad-signature, "
+    "unknown: no such subscription).", ["result"], registry=REGISTRY,
+)
 FETCH_RESULTS = ("new", "unchanged", "not-modified", "error")
+PUSH_RESULTS = ("accepted", "unsigned", "bad-signature", "unknown")
 for _result in FETCH_RESULTS:  # every series exists from the start, at zero
     FETCHES.labels(result=_result)
+for _result in PUSH_RESULTS:
+    WEBSUB_PUSHES.labels(result=_result)
 
 
 def record_poll(result: str) -> None:
     """Count one finished poll by its result."""
     FETCHES.labels(result=result).inc()
+
+
+def record_push(result: str) -> None:
+    """Count one delivery at the WebSub callback by its result (PUSH_RESULTS)."""
+    WEBSUB_PUSHES.labels(result=result).inc()
 
 
 def record_ingested(

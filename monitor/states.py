@@ -46,3 +46,18 @@ class FeedHealth(StrEnum):
     """Polls succeed but nothing new has come for much longer than usual."""
     DISABLED = "disabled"
     """Not polled: removed from the config, or gone (HTTP 410)."""
+
+
+class SubscriptionState(StrEnum):
+    """Where a WebSub subscription stands (`monitor.websub`)."""
+
+    PENDING = "pending"
+    """The feed names a hub; we have not asked it yet."""
+    REQUESTED = "requested"
+    """We asked the hub (to subscribe or to renew) and wait for it to verify our intent."""
+    VERIFIED = "verified"
+    """The hub verified: it pushes the feed's updates until `expires_at`; renewed before then."""
+    FAILED = "failed"
+    """The hub could not be reached, refused, or never verified; asked again after a backoff."""
+    DENIED = "denied"
+    """The hub denied the subscription (`hub.mode=denied`); asked again after a backoff."""

@@ -31,6 +31,12 @@ FeedError. Only the first `limits.MAX_ENTRIES` entries of a document are read.
 Plain RSS 2.0, which most press offices serve, is read by `plainrss` instead:
 the same result at a tenth of the cost (see there).
 
+A document may name a WebSub hub that pushes its updates: an HTTP `Link`
+header, else a `<link rel="hub">` (Atom) or `<atom:link rel="hub">` (RSS),
+with `rel="self"` beside it naming the topic. `ParsedFeed.hub` and
+`ParsedFeed.self_url` carry them, absolute http(s) URLs or None; they are
+untrusted like everything else in the document.
+
 feedparser is lenient: it still returns entries from a broken document and
 sets `bozo`. We keep such entries (losing a press release because a feed has a
 stray `&` would be worse) but say so: `ParsedFeed.problem` carries the message
@@ -47,10 +53,11 @@ import hashlib
 import io
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
+from urllib.parse import urljoin, urlsplit
 
 import charset_normalizer
 import feedparser
@@ -80,6 +87,8 @@ class ParsedFeed:
     items: list[Item]
     ttl_seconds: int | None = None  # from RSS <ttl>, which is in minutes
     problem: str | None = None  # why the document is malformed, or how its encoding was guessed
+    hub: str | None = None  # the WebSub hub that pushes this feed's updates
+    self_url: str | None = None  # the feed's own URL as it states it (rel="self"): the WebSub topic
 
 
 def parse_feed(body: bytes, headers: Mapping[str, str], *, source: str) -> ParsedFeed:
@@ -117,8 +126,10 @@ def _from_plain(
         )
         for entry in entries
     ]
+    hub, self_url = _websub_links(plain.links, headers, source)
     return ParsedFeed(
-        title=feed_title, link=_clean(plain.link), items=items, ttl_seconds=_ttl_seconds(plain.ttl), problem=problem
+        title=feed_title, link=_clean(plain.link), items=items, ttl_seconds=_ttl_seconds(plain.ttl), problem=problem,
+        hub=hub, self_url=self_url,
     )
 
 
@@ -162,12 +173,16 @@ def _with_feedparser(
         _item(entry, source=source, origin=feed_title, language=feed_language, flags=flags)
         for entry in entries
     ]
+    links = [(str(link.get("rel") or ""), str(link.get("href") or "")) for link in feed.get("links") or []]
+    hub, self_url = _websub_links(links, headers, source)
     return ParsedFeed(
         title=feed_title,
         link=_clean(feed.get("link")),
         items=items,
         ttl_seconds=_ttl_seconds(feed.get("ttl")),
         problem=problem,
+        hub=hub,
+        self_url=self_url,
     )
 
 
@@ -218,6 +233,58 @@ def _check_entities(text: str) -> None:
             f"document refused: its entity references would add {growth} characters to its {len(text)} "
             f"(at most {limits.MAX_ENTITY_EXPANSION} times its size)"
         )
+
+
+# --- WebSub discovery -------------------------------------------------------
+
+MAX_URL: Final = 2048  # longer hub or topic URLs are ignored (and would not fit the database)
+_LINK_VALUE: Final = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,]*)*)")
+_LINK_REL: Final = re.compile(r"""\brel\s*=\s*(?:"([^"]*)"|([^\s;,"]+))""", re.IGNORECASE)
+
+
+def _websub_links(
+    document: Iterable[tuple[str, str]], headers: Mapping[str, str], source: str
+) -> tuple[str | None, str | None]:
+    """(hub, self) as WebSub discovery finds them: the `Link` header first, else the
+    document's links (W3C WebSub 4); each absolute http(s), or None."""
+    from_header = _header_links(headers.get("link", ""))
+    hub = _first(from_header, "hub", source)
+    if hub is not None:
+        return hub, _first(from_header, "self", source) or _first(document, "self", source)
+    return _first(document, "hub", source), _first(document, "self", source)
+
+
+def _header_links(value: str) -> list[tuple[str, str]]:
+    """(rel, href) pairs of an HTTP Link header (RFC 8288), one per relation type."""
+    pairs = []
+    for match in _LINK_VALUE.finditer(value):
+        rel = _LINK_REL.search(match.group(2))
+        if rel is not None:
+            pairs += [(name, match.group(1)) for name in (rel.group(1) or rel.group(2) or "").lower().split()]
+    return pairs
+
+
+def _first(links: Iterable[tuple[str, str]], rel: str, source: str) -> str | None:
+    """The first usable link of relation `rel`, resolved against the document's URL."""
+    for name, href in links:
+        if name.lower() == rel and (url := _absolute_http(href, source)) is not None:
+            return url
+    return None
+
+
+def _absolute_http(href: str, base: str) -> str | None:
+    href = href.strip()
+    if not href or len(href) > MAX_URL or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in href):
+        return None
+    try:
+        relative = not urlsplit(href).scheme and urlsplit(base).scheme in ("http", "https")
+        url = urljoin(base, href) if relative else href
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > MAX_URL:
+        return None
+    return url
 
 
 # --- character encoding -----------------------------------------------------

@@ -22,6 +22,10 @@ cheap for us and polite to the feed operator, whatever the server does:
 
 Every failure is a `FetchError` whose `kind` tells the scheduler how to react
 and whose text tells the operator what happened, in one line.
+
+`post_form` sends the one other request we make, a form POST to a WebSub hub
+(whose URL comes from feed content, so it is exactly as untrusted): the same
+client, guard, limits and User-Agent, no redirects, a small answer cap.
 """
 
 from __future__ import annotations
@@ -33,12 +37,12 @@ import re
 import ssl
 import time
 import zlib
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Final, Literal, Self
+from typing import Final, Literal, Self, TypeVar
 
 import httpcore
 import httpx
@@ -54,10 +58,12 @@ __all__ = [
     "FetchErrorKind",
     "Fetched",
     "Fetcher",
+    "Posted",
     "freshness_lifetime",
     "parse_retry_after",
 ]
 
+T = TypeVar("T")
 FetchErrorKind = Literal["timeout", "too-large", "redirects", "blocked", "http", "connect", "tls", "protocol"]
 
 ACCEPT: Final = (
@@ -71,6 +77,8 @@ INFLATE_CHUNK: Final = 64 * 1024
 #: How much of an error or redirect body we read so the connection can be reused.
 DRAIN_LIMIT: Final = 64 * 1024
 DRAIN_SECONDS: Final = 0.5
+#: How much of the answer to a form POST we read: hubs answer with a line of text.
+POST_ANSWER_LIMIT: Final = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +101,15 @@ class Fetched:
     last_modified: str | None
     max_age_s: float | None
     elapsed_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Posted:
+    """A form POST the server accepted (2xx): its status and what it said."""
+
+    url: str
+    status: int
+    text: str  # the answer's first line or so, whitespace collapsed
 
 
 class FetchError(InputError):
@@ -192,19 +209,55 @@ class Fetcher:
         counted against the server. The host slot is the one of the URL asked
         for; redirect hops to other hosts run under it.
         """
+        return await self._limited(url, lambda: self._fetch(url, conditional, time.monotonic(), credentials or {}))
+
+    async def _limited(self, url: str, request: Callable[[], Awaitable[T]]) -> T:
+        """Run `request` holding the URL's host slot and a global slot, within the
+        deadline (started once both are held), every failure a FetchError."""
         host = _host_of(url)
         async with self._hosts.slot(host), self._global:
-            started = time.monotonic()
             deadline = self._settings.deadline_s
             try:
                 async with asyncio.timeout(deadline):
-                    return await self._fetch(url, conditional, started, credentials or {})
+                    return await request()
             except TimeoutError:
                 raise FetchError("timeout", f"deadline of {deadline:g}s exceeded") from None
             except AddressRefused as exc:
                 raise FetchError("blocked", str(exc)) from exc
             except httpx.HTTPError as exc:
                 raise _map_httpx_error(exc, self._settings) from exc
+
+    async def post_form(self, url: str, fields: Mapping[str, str]) -> Posted:
+        """POST `fields` form-encoded to `url`; a 2xx answer or FetchError.
+
+        Same slots, deadline, address guard and error kinds as `fetch`. A redirect
+        is not followed (re-sending a form elsewhere is the server's to ask, not
+        ours to guess) and fails as kind "redirects"; a non-2xx answer fails as
+        kind "http" with the start of what the server said."""
+        return await self._limited(url, lambda: self._post(url, fields))
+
+    async def _post(self, url: str, fields: Mapping[str, str]) -> Posted:
+        request = self._client.build_request("POST", url, data=dict(fields), headers={"Accept": "*/*"})
+        response = await self._client.send(request, stream=True)
+        try:
+            status = response.status_code
+            if response.next_request is not None:
+                await _drain(response)
+                raise FetchError("redirects", f"HTTP {status}: redirected, not followed for a POST", status=status)
+            try:
+                body = await _read_capped(response, POST_ANSWER_LIMIT)
+            except FetchError as exc:
+                if exc.kind != "too-large":
+                    raise
+                body = b""  # an answer too long to show is still an answer
+            text = " ".join(body[:512].decode("utf-8", errors="replace").split())[:200]
+            if not 200 <= status < 300:
+                error = _status_error(response)
+                raise FetchError("http", f"{error}: {text}" if text else str(error), status=status,
+                                 retry_after_s=error.retry_after_s)
+            return Posted(str(response.url), status, text)
+        finally:
+            await response.aclose()
 
     async def _fetch(
         self, url: str, conditional: Conditional, started: float, credentials: Mapping[str, str]

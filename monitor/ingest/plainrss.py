@@ -73,6 +73,7 @@ class PlainFeed:
     entry_language: str | None  # feedparser gives entries the header's language, not <language>
     ttl: str | None
     entries: list[PlainEntry]
+    links: tuple[tuple[str, str], ...] = ()  # (rel, href) of the channel's atom:links, as feedparser lists them
 
 
 class _Decline(Exception):
@@ -103,6 +104,7 @@ def _feed(root: ET.Element, headers: Mapping[str, str]) -> PlainFeed:
     header_language = (headers.get("content-language") or "").replace("_", "-") or None
     fields: dict[str, str] = {}
     entries: list[PlainEntry] = []
+    links: list[tuple[str, str]] = []
     for child in channel:
         tag = child.tag
         if tag == "item":
@@ -111,7 +113,10 @@ def _feed(root: ET.Element, headers: Mapping[str, str]) -> PlainFeed:
             _require(tag not in fields and not child.attrib and len(child) == 0)
             fields[tag] = _text(child)
         elif tag == _ATOM_LINK:
-            _require(child.get("rel", "alternate").lower() != "alternate" and len(child) == 0)
+            rel = child.get("rel", "alternate").lower()  # feedparser lower-cases rel
+            # Without href, feedparser reads the element's text as the channel's link.
+            _require(rel != "alternate" and "href" in child.attrib and len(child) == 0)
+            links.append((rel, child.attrib["href"]))
         else:
             _require(tag in _INERT_CHANNEL)
     link = fields.get("link")
@@ -122,6 +127,7 @@ def _feed(root: ET.Element, headers: Mapping[str, str]) -> PlainFeed:
         entry_language=header_language,
         ttl=fields.get("ttl"),
         entries=entries,
+        links=tuple(links),
     )
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -253,13 +253,15 @@ class Poller:
         on_alerts: Callable[[], None] | None = None,
         health: PollHealth | None = None,
         credentials: Mapping[str, Mapping[str, str]] | None = None,
+        on_hub: Callable[[int, str, str | None, str | None], Awaitable[None]] | None = None,
     ) -> None:
         """`capacity`: feeds claimed and not yet finished, at most; `per_origin`: feeds of
         one origin per claim (see the module docstring); `on_alerts` is called as soon
         as a feed's items have queued alerts, so the daemon can dispatch them at once
         instead of at its next dispatch tick. `health` records every poll's outcome (the
         daemon keeps one across reloads). `credentials`: request headers per feed URL
-        (`feedlist.feed_headers`)."""
+        (`feedlist.feed_headers`). `on_hub(feed id, url, hub, self URL)` after every
+        feed document read, with the WebSub hub it names (None: none)."""
         self.feeds = feeds
         self.pipeline = pipeline
         self.fetcher = fetcher
@@ -270,6 +272,7 @@ class Poller:
         self.capacity = max(capacity, 1)
         self.per_origin = per_origin
         self.on_alerts = on_alerts
+        self.on_hub = on_hub
         self.last_progress = time.monotonic()  # the watchdog checks this moves
         self.health = health or PollHealth(settings.max_failing_s)
         self.credentials = credentials or {}
@@ -412,6 +415,8 @@ class Poller:
             return await self._failed(feed, f"parse failed: {exc}", None, kind="parse")
         live = feed.last_success_at is not None  # a first poll takes the source's backlog
         new = await self._commit(feed.url, prepared, now, live=live)
+        if self.on_hub is not None:
+            await self.on_hub(feed.id, feed.url, prepared.hub, prepared.self_url)
         if prepared.ttl_s:
             asked.append(schedule.Asked(prepared.ttl_s, "RSS ttl"))
         if new:

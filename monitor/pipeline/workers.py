@@ -47,6 +47,8 @@ class PreparedFeed:
     problem: str | None  # the document was malformed but still yielded entries
     published: list[datetime]
     entries: list[Prepared]
+    hub: str | None = None  # the WebSub hub the document names
+    self_url: str | None = None  # its rel="self" URL: the WebSub topic
 
 
 def init_worker(rule_paths: Sequence[Path], routes: Sequence[Route] = ()) -> None:
@@ -64,6 +66,8 @@ def prepare_feed(body: bytes, headers: Mapping[str, str], source: str) -> Prepar
         problem=parsed.problem,
         published=[i.published for i in parsed.items if i.published is not None],
         entries=_pipeline.prepare(parsed.items),
+        hub=parsed.hub,
+        self_url=parsed.self_url,
     )
 
 

@@ -246,3 +246,7 @@ class Subscription(Base):
     pushes: Mapped[int] = mapped_column(Integer, default=0)
     refused: Mapped[int] = mapped_column(Integer, default=0)  # deliveries dropped: unsigned or badly signed
     last_error: Mapped[str | None] = mapped_column(Text)
+    due_at: Mapped[datetime | None] = mapped_column(UtcDateTime())  # when the subscriber job acts next
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # consecutive failed or denied requests
+    claimed_by: Mapped[str | None] = mapped_column(String(100))  # the instance asking the hub now
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime())

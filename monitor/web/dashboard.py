@@ -1,7 +1,8 @@
 """The web interface's ASGI application, built from an engine and its settings.
 
 `create_app` is the one entry point: the daemon builds the app with its own
-engine and a `HealthProbe` over its scheduler, then runs it with
+engine, a `HealthProbe` over its scheduler and, with `web.public_url` set, the
+`PushHooks` that take WebSub deliveries into its pipeline; then runs it with
 `monitor.web.server.serve` inside its event loop. Tests build it the same way.
 """
 
@@ -22,6 +23,7 @@ from starlette.staticfiles import StaticFiles
 from monitor import logs
 from monitor.metrics import CONTENT_TYPE, DatabaseCollector, TickAgeCollector, exposition
 from monitor.store.queries import DashboardQueries
+from monitor.store.websub import SubscriptionStore
 from monitor.web.atom import atom_endpoint
 from monitor.web.health import HealthProbe, PollingProbe, healthz_endpoint
 from monitor.web.marking import TokenGuard, mark_endpoint
@@ -29,6 +31,7 @@ from monitor.web.pages import Pages
 from monitor.web.security import SecurityHeaders
 from monitor.web.settings import WebSettings
 from monitor.web.templating import make_templates
+from monitor.web.websub import PushHooks, websub_routes
 
 STATIC = Path(__file__).parent / "static"
 MAX_BODY_BYTES = 16 * 1024  # the only body we accept is a one-field form
@@ -37,9 +40,11 @@ log = logs.get("web")
 
 
 def create_app(
-    engine: Engine, settings: WebSettings, *, health: HealthProbe, polling: PollingProbe | None = None
+    engine: Engine, settings: WebSettings, *, health: HealthProbe, polling: PollingProbe | None = None,
+    websub: PushHooks | None = None,
 ) -> Starlette:
-    """The dashboard, Atom feed, /healthz and /metrics over `engine`.
+    """The dashboard, Atom feed, /healthz and /metrics over `engine`, and the
+    WebSub callback when given `websub`.
 
     Raises `monitor.secrets.SecretError` when `settings.token` is set but
     cannot be read: better a clear stop at start than a dashboard that
@@ -47,7 +52,8 @@ def create_app(
     queries = DashboardQueries(engine)
     templates = make_templates()
     guard = TokenGuard.from_settings(settings)
-    pages = Pages(queries, templates, guard)
+    subscriptions = SubscriptionStore(engine)
+    pages = Pages(queries, templates, guard, subscriptions)
     collectors = (DatabaseCollector(queries), TickAgeCollector(health.tick_age_s))
 
     def metrics(request: Request) -> Response:  # sync: Starlette runs it on a worker thread
@@ -73,6 +79,7 @@ def create_app(
         Route("/healthz", healthz_endpoint(queries, health, polling), name="healthz"),
         Route("/metrics", metrics, name="metrics"),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        *(websub_routes(subscriptions, websub) if websub is not None else []),
     ]
     app = Starlette(
         routes=routes,

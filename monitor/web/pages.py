@@ -19,8 +19,10 @@ from starlette.templating import Jinja2Templates
 
 from monitor.states import FeedHealth
 from monitor.store.queries import DashboardQueries, FeedActivity, MatchNotFound
+from monitor.store.websub import SubscriptionStore, SubscriptionView
 from monitor.web import chart, filters
 from monitor.web.marking import TokenGuard
+from monitor.websub.protocol import describe
 
 PER_PAGE = 50
 CHART_DAYS = 30
@@ -30,10 +32,14 @@ HEALTH_LABELS = {health: "failing" if health == FeedHealth.BACKING_OFF else heal
 
 
 class Pages:
-    def __init__(self, queries: DashboardQueries, templates: Jinja2Templates, guard: TokenGuard) -> None:
+    def __init__(
+        self, queries: DashboardQueries, templates: Jinja2Templates, guard: TokenGuard,
+        subscriptions: SubscriptionStore,
+    ) -> None:
         self.queries = queries
         self.templates = templates
         self.guard = guard
+        self.subscriptions = subscriptions
 
     def render(self, request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
         return self.templates.TemplateResponse(
@@ -81,14 +87,19 @@ class Pages:
 
     # feeds -------------------------------------------------------------------
 
+    def _feeds_data(self) -> tuple[list[FeedActivity], dict[int, SubscriptionView]]:
+        return self.queries.feeds(), self.subscriptions.views()
+
     async def feeds(self, request: Request) -> Response:
-        feeds: list[FeedActivity] = await run_in_threadpool(self.queries.feeds)
+        feeds, subscriptions = await run_in_threadpool(self._feeds_data)
         feeds.sort(key=lambda f: (HEALTH_ORDER.index(f.state.health), (f.state.title or f.state.url).casefold()))
         summary = Counter(f.state.health for f in feeds)
+        now = datetime.now(UTC)
         return self.render(
             request, "feeds.html",
             {
-                "nav": "feeds", "feeds": feeds, "labels": HEALTH_LABELS, "now": datetime.now(UTC),
+                "nav": "feeds", "feeds": feeds, "labels": HEALTH_LABELS, "now": now,
                 "summary": [(h, HEALTH_LABELS[h], summary.get(h, 0)) for h in HEALTH_ORDER],
+                "push": {feed_id: describe(view, now) for feed_id, view in subscriptions.items()},
             },
         )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from ipaddress import ip_address
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from monitor.secrets import SecretRef
 
@@ -26,11 +26,32 @@ class WebSettings(BaseModel):
         description="Host names answered besides loopback, base_url's and web.host's (e.g. a proxy's)",
     )
 
+    public_url: str | None = Field(
+        default=None,
+        description="where WebSub hubs reach this daemon (its /websub/ callbacks), e.g. through a reverse "
+                    "proxy; unset = no push, polling only",
+    )
+    websub_lease_s: int = Field(
+        default=86_400, ge=60, le=366 * 86_400, description="WebSub lease asked of hubs; renewed at 85 %"
+    )
+
+    @field_validator("public_url")
+    @classmethod
+    def _absolute_http(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError("must be an absolute http(s) URL without query or fragment, "
+                             "e.g. https://monitor.example.org/press")
+        return value.rstrip("/")
+
     def answered_hosts(self) -> list[str]:
         """The Host header names requests may carry (DNS rebinding: any other gets 400)."""
         hosts = ["localhost", "127.0.0.1", "[::1]", *self.allowed_hosts]
-        if self.base_url and (name := urlsplit(self.base_url).hostname):
-            hosts.append(_bracketed(name))
+        for url in (self.base_url, self.public_url):  # a WebSub hub calls back through public_url
+            if url and (name := urlsplit(url).hostname):
+                hosts.append(_bracketed(name))
         if self.host not in ("", "0.0.0.0", "::"):
             hosts.append(_bracketed(self.host))
         return [h.lower() for h in hosts]

@@ -86,6 +86,11 @@ ACCEPTED = {
                 '<atom:link href="https://mfa.example/rss" rel="self" type="application/rss+xml"/>'
                 "<image><url>https://mfa.example/logo.png</url><title>Logo</title><link>https://x.example/</link></image>"
                 "<sy:updatePeriod>hourly</sy:updatePeriod><ttl> 45 </ttl><lastBuildDate>x</lastBuildDate>"),
+    "WebSub hub and self": rss(
+        "<item><title>t</title></item>",
+        channel='<title>MFA</title><link>https://mfa.example/</link>'
+                '<atom:link rel="hub" href=" https://hub.example/?a=1&amp;b=2 "/><atom:link rel="HUB" href="rel/hub"/>'
+                '<atom:link rel="self" href="https://mfa.example/rss"/><atom:link rel=" hub " href="https://x/"/>'),
     "channel title after the items": rss("<item><title>t</title></item>", channel="<link>https://m.example/</link>")
     .replace(b"</channel>", b"<title>Late title</title></channel>"),
     "empty channel": rss("", channel="<title>Nothing yet</title>"),
@@ -179,6 +184,7 @@ DECLINED = {
     "a type attribute": rss('<item><description type="text/plain">t</description></item>'),
     "a link feedparser rewrites": rss("<item><link>https:///a.example/x</link></item>"),
     "an alternate atom:link": rss("", channel='<atom:link href="https://a.example/"/>'),
+    "an atom:link without href (feedparser reads its text)": rss("", channel='<atom:link rel="hub"/>'),
     "windows-1251 declared": rss("<item><title>t</title></item>").replace(b"utf-8", b"windows-1251"),
     "RSS 0.91": rss("<item><title>t</title></item>").replace(b'version="2.0"', b'version="0.91"'),
     "a default namespace": rss("").replace(b'<rss version="2.0"', b'<rss version="2.0" xmlns="urn:x"'),
