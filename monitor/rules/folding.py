@@ -25,7 +25,17 @@ at each end:
   was meant (`Periodic Review` versus `UPR-related`); after a *soft* hyphen the
   word is always joined;
 * HTML entities (`&amp;`, `&#8217;`, `&eacute;`, also double-escaped
-  `&amp;#8217;`) count as the character they stand for.
+  `&amp;#8217;`) count as the character they stand for;
+* Arabic: short vowels and other marks (tashkeel) and the tatweel are dropped,
+  and the letters spelled either way fold to one (`أ إ آ ٱ` -> `ا`, `ة` -> `ه`,
+  `ى` -> `ي`); digits of every script fold to ASCII digits (`١٩٠` -> `190`);
+* Han (Chinese characters, also in Japanese) and Japanese kana are written
+  without spaces, so each such character is a word of its own in the folded
+  view (`国际劳工组织` -> ` 国 际 劳 工 组 织 `): a term in Han script then
+  matches inside running text, while a Latin word next to it (`组织ILO总`) is
+  still a whole word. Traditional characters fold to Simplified ones with
+  OpenCC's character tables (`國際勞工組織` == `国际劳工组织`), loaded the
+  first time a Han character is folded.
 
 Because every word boundary in the folded view is exactly one space, a rule
 term folded the same way (`" ilo "`) can only match whole words: this is what
@@ -51,6 +61,8 @@ import unicodedata
 import numpy as np
 import numpy.typing as npt
 
+from monitor.rules.chinese import traditional_to_simplified
+
 SPACE = " "
 DELETED = "\x00"
 SOFT_HYPHEN = "\u00ad"
@@ -70,13 +82,54 @@ _SPACE_RUN = re.compile("  +")
 Edit = tuple[int, int, int]  # original [start, end) becomes this code point followed by deletions
 
 
+# Arabic letters written either way in press copy (hamza and madda on alef, on
+# waw and on yeh are combining marks after NFKD, dropped like any accent).
+_ARABIC_VARIANTS = {
+    0x0629: 0x0647,  # ة ta marbuta -> ه
+    0x0649: 0x064A,  # ى alef maksura -> ي
+    0x0671: 0x0627,  # ٱ alef wasla -> ا
+    0x06CC: 0x064A,  # ی Farsi yeh (Persian keyboards) -> ي
+    0x06A9: 0x0643,  # ک keheh -> ك
+    0x0640: _DELETED_CP,  # ـ tatweel: stretches a word, means nothing
+}
+# Scripts written without spaces between words: every character is a word.
+_UNSPACED_RANGES = (
+    (0x3005, 0x3007),  # 々 〆 〇
+    (0x3040, 0x30FF),  # hiragana, katakana
+    (0x31F0, 0x31FF),  # katakana extension
+    (0x3400, 0x4DBF),  # CJK extension A
+    (0x4E00, 0x9FFF),  # CJK unified ideographs
+    (0xF900, 0xFAFF),  # CJK compatibility ideographs
+    (0x20000, 0x3134F),  # CJK extensions B-G
+)
+_UNSPACED = re.compile("[" + "".join(f"{chr(low)}-{chr(high)}" for low, high in _UNSPACED_RANGES) + "]")
+
+
+def is_unspaced(char: str) -> bool:
+    """A character of a script written without spaces (Han, kana): a word by itself."""
+    return _UNSPACED.match(char) is not None
+
+
 def fold_codepoint(cp: int) -> int:
     """The folded code point of one character: 0 drops it, 0x20 makes it a separator.
 
     One character never folds to more than one, which keeps the first folding
     step length-preserving, so positions still line up with the original.
     """
+    folded = _fold_basic(cp)
+    if 0x3400 <= folded < _BMP and is_unspaced(chr(folded)):
+        return traditional_to_simplified().get(folded, folded)
+    return folded
+
+
+def _fold_basic(cp: int) -> int:
+    """`fold_codepoint` without the Traditional -> Simplified step (which needs OpenCC)."""
+    variant = _ARABIC_VARIANTS.get(cp)
+    if variant is not None:
+        return variant
     char = chr(cp)
+    if char.isdecimal() and not char.isascii():
+        return ord("0") + unicodedata.decimal(char)
     if char.isalnum():
         base = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
         for candidate in (base.casefold(), base.lower(), char.casefold(), char.lower()):
@@ -113,9 +166,28 @@ def _bmp_lookup() -> npt.NDArray[np.uint32]:
     Built once, the first time a long non-ASCII text is folded (a few tens of
     milliseconds): a numpy gather over it is several times faster than
     `str.translate`, which makes one dict lookup per character as soon as a
-    text holds a single non-ASCII character.
+    text holds a single non-ASCII character. Han characters are left in
+    Traditional here (`_simplified_lookup` finishes them), so that OpenCC is
+    loaded only where Han text is folded.
     """
-    return np.fromiter((fold_codepoint(cp) for cp in range(_BMP)), dtype=np.uint32, count=_BMP)
+    return np.fromiter((_fold_basic(cp) for cp in range(_BMP)), dtype=np.uint32, count=_BMP)
+
+
+@functools.cache
+def _simplified_lookup() -> npt.NDArray[np.uint32]:
+    """Traditional -> Simplified over the Basic Multilingual Plane (identity elsewhere),
+    applied after `_bmp_lookup` to texts with Han characters."""
+    lookup = np.arange(_BMP, dtype=np.uint32)
+    table = traditional_to_simplified()
+    lookup[np.array(list(table.keys()), dtype=np.intp)] = np.array(list(table.values()), dtype=np.uint32)
+    return lookup
+
+
+def _unspaced_mask(codes: npt.NDArray[np.unsignedinteger]) -> npt.NDArray[np.bool_]:
+    mask = np.zeros(codes.shape, dtype=bool)
+    for low, high in _UNSPACED_RANGES:
+        mask |= (codes >= low) & (codes <= high)
+    return mask
 
 
 def is_word_char(char: str) -> bool:
@@ -130,8 +202,12 @@ def fold_chars(text: str) -> str:
 
 
 def fold_words(text: str) -> list[str]:
-    """The folded words of a short text (a rule term, a gap between two hits)."""
-    return fold_chars(text).replace(DELETED, "").split()
+    """The folded words of a short text (a rule term, a gap between two hits);
+    each Han or kana character is a word."""
+    chars = fold_chars(text).replace(DELETED, "")
+    if not text.isascii() and _UNSPACED.search(chars):
+        chars = _UNSPACED.sub(r" \g<0> ", chars)
+    return chars.split()
 
 
 def _entity_edits(original: str, entity_ends: dict[int, int]) -> list[Edit]:
@@ -274,6 +350,7 @@ class FoldedText:
     __slots__ = (
         "_chars",
         "_keep",
+        "_positions",
         "_removed",
         "_shift",
         "entity_ends",
@@ -294,6 +371,7 @@ class FoldedText:
         chars: str | None = None,
         keep: npt.NDArray[np.bool_] | None = None,
         shift: list[int] | None = None,
+        positions: npt.NDArray[np.intp] | None = None,
     ) -> None:
         self.original = original
         self.text = text
@@ -301,10 +379,11 @@ class FoldedText:
         self.entity_ends = entity_ends
         # A match ends right after its last folded character unless an entity or a
         # combining mark (both leave deleted characters behind) may extend it.
-        self.plain = not has_deleted and not entity_ends
+        self.plain = not has_deleted and not entity_ends and positions is None
         self._chars = chars  # the 1:1 folded characters (short texts), or
         self._keep = keep  # the mask over them (long texts), or
-        self._shift = shift  # the way back, already known
+        self._shift = shift  # the way back, already known, or
+        self._positions = positions  # the original position of each character (texts with Han: spaces added)
         self._removed: list[int] | None = None
 
     def shift(self) -> list[int]:
@@ -334,11 +413,15 @@ class FoldedText:
     def original_span(self, start: int, end: int) -> tuple[int, int]:
         """Original `[start, end)` of `text[start:end]`, which starts and ends with
         a word character (as every match does)."""
-        shift = self.shift()
-        first = start - 1  # the view's first character is padding
-        first += bisect.bisect_right(shift, first)
-        last = end - 2
-        last += bisect.bisect_right(shift, last)
+        if self._positions is not None:
+            first = int(self._positions[start - 1])  # the view's first character is padding
+            last = int(self._positions[end - 2])
+        else:
+            shift = self.shift()
+            first = start - 1
+            first += bisect.bisect_right(shift, first)
+            last = end - 2
+            last += bisect.bisect_right(shift, last)
         stop = self.entity_ends.get(last, last + 1) if self.entity_ends else last + 1
         original = self.original
         if not self.plain:
@@ -350,6 +433,9 @@ class FoldedText:
     def count_words(self, start: int, stop: int) -> int:
         """How many folded words lie in the original `[start, stop)`: the distance
         `within = N` measures, so punctuation and entities never count as words."""
+        if self._positions is not None:
+            begin, end = np.searchsorted(self._positions, (start, stop)).tolist()
+            return len(self.text[begin + 1 : end + 1].split())
         removed = self._offsets()
         begin = start - bisect.bisect_left(removed, start)
         end = stop - bisect.bisect_left(removed, stop)
@@ -402,6 +488,8 @@ def fold_text(original: str, *, join_hyphen_breaks: bool = False) -> FoldedText:
     else:
         has_hyphen_breaks = False
     ascii_chars = None if edits else _fold_to_ascii(original)
+    if ascii_chars is None and (_UNSPACED.search(original) or any(is_unspaced(chr(code)) for *_, code in edits)):
+        return _fold_unspaced(original, edits, has_hyphen_breaks, entity_ends)
     if ascii_chars is not None:  # the common case: only runs of spaces to collapse
         collapsed, shift = _collapse_with_shift(ascii_chars)
         return FoldedText(
@@ -441,4 +529,37 @@ def fold_text(original: str, *, join_hyphen_breaks: bool = False) -> FoldedText:
         has_deleted=has_deleted,
         entity_ends=entity_ends,
         keep=keep,
+    )
+
+
+def _fold_unspaced(original: str, edits: list[Edit], has_hyphen_breaks: bool, entity_ends: dict[int, int]) -> FoldedText:
+    """`fold_text` for a text with Han or kana: every such character becomes a word.
+
+    Each folded character gets two slots around it, spaces for a Han character
+    and deletions otherwise, and the usual collapsing then leaves one space
+    between words; the original position of each remaining character is kept,
+    since the view is no longer a subsequence of the original.
+    """
+    codes, _ = _fold_codes(original, edits)
+    for start, end, code in _in_order(edits):
+        codes[start] = code
+        codes[start + 1 : end] = _DELETED_CP
+    codes = codes.astype(np.uint32, copy=False)
+    bmp = codes < _BMP
+    codes[bmp] = _simplified_lookup().take(codes[bmp])
+    unspaced = _unspaced_mask(codes)
+    slots = np.full(3 * codes.size, _DELETED_CP, dtype=np.uint32)
+    slots[1::3] = codes
+    around = np.where(unspaced, _SPACE_CP, _DELETED_CP).astype(np.uint32)
+    slots[0::3] = around
+    slots[2::3] = around
+    keep = _keep_mask(slots)
+    text = f" {slots[keep].astype('<u4').tobytes().decode('utf-32-le', 'surrogatepass')} "
+    return FoldedText(
+        original,
+        text,
+        has_hyphen_breaks=has_hyphen_breaks,
+        has_deleted=True,
+        entity_ends=entity_ends,
+        positions=np.flatnonzero(keep) // 3,
     )

@@ -113,23 +113,24 @@ class Matcher:
         watched = {field for rule in rules for field in rule.fields}
         self._fields = tuple(field for field in ALL_FIELDS if field in watched)
         targets = self._targets(rules)
-        by_key: dict[str, list[int]] = {}
+        by_key: dict[str, list[tuple[int, re.Pattern[str] | None]]] = {}  # a pattern per spelling it is found in
         for pattern_id, pattern in enumerate(patterns):
-            by_key.setdefault(pattern.key, []).append(pattern_id)
+            for key, regex in pattern.forms:
+                by_key.setdefault(key, []).append((pattern_id, regex))
         # Automaton values are ready to use, so the hot loop reads no attributes.
         self._automaton = ahocorasick.Automaton()
-        for key, pattern_ids in by_key.items():
+        for key, spellings in by_key.items():
             plain: list[_Target] = []
             probes: list[_Probe] = []
-            for pattern_id in pattern_ids:
+            for pattern_id, regex in spellings:
                 pattern = patterns[pattern_id]
                 mine = tuple(targets.get(pattern_id, ()))
-                needs_probe = pattern.regex is not None or pattern.case_sensitive
+                needs_probe = regex is not None or pattern.case_sensitive
                 if not needs_probe:
                     plain += mine
                 if needs_probe or pattern_id in evaluated_patterns:
                     probes.append((
-                        pattern_id, pattern.regex, pattern.case_sensitive, pattern.case_length,
+                        pattern_id, regex, pattern.case_sensitive, pattern.case_length,
                         mine if needs_probe else (), pattern_id in evaluated_patterns,
                     ))  # fmt: skip
             value: _KeyValue = (len(key), tuple(plain), tuple(probes))
