@@ -18,10 +18,11 @@ from collections.abc import Iterable
 import ahocorasick
 
 from monitor.items import Field, Hit, Item
-from monitor.rules.clauses import CompiledRule, Span, evaluate
-from monitor.rules.folding import FoldedText, fold_text
+from monitor.language import detect_language, primary
+from monitor.rules.clauses import CompiledRule, ItemScope, SetAside, Span, evaluate
+from monitor.rules.folding import FoldedText, fold_text, fold_words
 from monitor.rules.ruleset import ALL_FIELDS, Rule, RuleSet
-from monitor.rules.terms import TermPattern, parse_term
+from monitor.rules.terms import WILDCARD, TermPattern, is_acronym, parse_term
 
 # A fast rule (see `Matcher`) as one of its patterns sees it: the rank of its id
 # (hits sort by rule id), the position of the term in the rule, the rule id and
@@ -71,6 +72,18 @@ class _Compiler:
         return tuple(dict.fromkeys(result))
 
     def rule(self, rule: Rule) -> CompiledRule:
+        bound = {self.ids([term])[0]: languages for term, languages in rule.term_languages}
+        acronyms: set[int] = set()
+        own: dict[str, int] = {}
+        if rule.acronyms_defined_otherwise == "ignore":
+            triggers = [*rule.any_terms, *(t for g in rule.all_groups for t in g)]
+            triggers += [t for c in rule.near for t in (*c.terms, *c.with_terms)]
+            for term in triggers:
+                if is_acronym(term):
+                    acronyms.add(self.ids([term])[0])
+                else:
+                    own[term] = self.ids([term])[0]
+        vocabulary, stems = _vocabulary(own)
         return CompiledRule(
             id=rule.id,
             fields=frozenset(rule.fields),
@@ -79,8 +92,27 @@ class _Compiler:
             near=tuple((frozenset(self.ids(c.terms)), frozenset(self.ids(c.with_terms)), c.within) for c in rule.near),
             exclude=frozenset(self.ids(rule.exclude)),
             order={pattern: n for n, pattern in enumerate(self.ids(rule.terms))},
-            is_simple=not (rule.all_groups or rule.near or rule.exclude),
+            is_simple=not (rule.all_groups or rule.near or rule.exclude or bound or rule.languages or acronyms),
+            bound=bound,
+            languages=rule.languages,
+            acronyms=frozenset(acronyms),
+            own=frozenset(own.values()),
+            vocabulary=vocabulary,
+            stems=stems,
         )
+
+
+def _vocabulary(terms: Iterable[str]) -> tuple[frozenset[str], tuple[str, ...]]:
+    """The folded words of `terms`, and the stems of their wildcard words."""
+    words: set[str] = set()
+    stems: set[str] = set()
+    for term in terms:
+        for written in term.split():
+            folded = fold_words(written.removesuffix(WILDCARD))
+            if written.endswith(WILDCARD) and folded:
+                stems.add(folded.pop())
+            words.update(folded)
+    return frozenset(words), tuple(sorted(stems))
 
 
 def compile_rules(ruleset: RuleSet) -> Matcher:
@@ -153,8 +185,13 @@ class Matcher:
     def rule_ids(self) -> tuple[str, ...]:
         return tuple(rule.id for rule in self._rules)
 
-    def scan(self, item: Item) -> list[Hit]:
-        """Every hit of every rule that fires on `item`, sorted title first, then by position and rule."""
+    def scan(self, item: Item, set_aside: list[SetAside] | None = None) -> list[Hit]:
+        """Every hit of every rule that fires on `item`, sorted title first, then by position and rule.
+
+        Rules with language-bound terms use `item.language` (detected from the
+        item's words if it has none); mentions that do not count for such a
+        reason are appended to `set_aside`, if given.
+        """
         if self._empty:
             return []
         fast_hits: list[Hit] = []
@@ -175,8 +212,11 @@ class Matcher:
         hits = fast_hits
         if found:
             candidates = {number for pattern in found for number in self._rules_of.get(pattern, ())}
+            scope = ItemScope(lambda: primary(item.language) or detect_language(item.title, item.text), set_aside)
             evaluated_hits = [
-                hit for number in candidates for hit in evaluate(self._rules[number], found, views, self._terms)
+                hit
+                for number in sorted(candidates)
+                for hit in evaluate(self._rules[number], found, views, self._terms, scope)
             ]
             if evaluated_hits:
                 hits = sorted(fast_hits + evaluated_hits, key=_HIT_ORDER)
