@@ -18,6 +18,7 @@ from monitor.present.sanitize import printable
 from monitor.present.snippets import plain_snippet
 
 if TYPE_CHECKING:
+    from monitor.rules import SetAside
     from monitor.store.alerts import AlertRow, AttemptRow
     from monitor.store.feeds import FeedState
 
@@ -43,6 +44,7 @@ def result_dict(result: Result) -> dict[str, Any]:
         "guid": item.guid,
         "link": item.url,
         "title": item.title,
+        "language": item.language,
         "origin": item.origin,
         "place": item.place,
         "published": iso(item.published),
@@ -53,6 +55,32 @@ def result_dict(result: Result) -> dict[str, Any]:
         "flags": list(item.flags),
         "rules": result.rules,
         "hits": [hit_dict(item, h) for h in result.hits],
+    }
+
+
+def set_aside_dict(item: Item, mention: SetAside) -> dict[str, Any]:
+    """A mention that does not count for its rule, and why (`monitor classify --json`)."""
+    text = item.title if mention.field == "title" else item.text
+    return {
+        "rule": mention.rule,
+        "term": mention.term,
+        "field": mention.field,
+        "start": mention.start,
+        "end": mention.end,
+        "matched": mention.matched,
+        "reason": mention.reason,
+        "snippet": plain_snippet(text, mention.start, mention.end),
+    }
+
+
+def classification_dict(item: Item, hits: Sequence[Hit], set_aside: Sequence[SetAside]) -> dict[str, Any]:
+    """`monitor classify --json`: one item."""
+    return {
+        "title": item.title,
+        "language": item.language,
+        "rules": sorted({h.rule for h in hits}),
+        "hits": [hit_dict(item, h) for h in hits],
+        "set_aside": [set_aside_dict(item, m) for m in set_aside],
     }
 
 
@@ -100,6 +128,20 @@ def hits_text(item: Item, hits: Sequence[Hit], *, indent: int = 0) -> list[str]:
             f"  term={printable(hit.term)!r}"
         )
         lines.append(f"{pad}{'':<8} {printable(plain_snippet(text, hit.start, hit.end))}")
+    return lines
+
+
+def set_aside_text(item: Item, set_aside: Sequence[SetAside], *, indent: int = 0) -> list[str]:
+    """Mentions found but not counted, each with its reason (`monitor classify`)."""
+    pad = " " * indent
+    lines = []
+    for mention in set_aside:
+        text = item.title if mention.field == "title" else item.text
+        lines.append(
+            f"{pad}{mention.rule:<8} {printable(mention.matched)!r:<40} {mention.field}[{mention.start}:{mention.end}]"
+            f"  not counted: {printable(mention.reason)}"
+        )
+        lines.append(f"{pad}{'':<8} {printable(plain_snippet(text, mention.start, mention.end))}")
     return lines
 
 
