@@ -76,14 +76,17 @@ def definition_at(text: str, start: int, end: int) -> Definition | None:
     letters = "".join(fold_chars(char) for char in text[start:end] if char.isalpha())
     if len(letters) < 2:
         return None
-    before = text[:start].rstrip(_BLANKS)
-    rest = text[end:]
-    after = rest.lstrip(_BLANKS)
-    after_at = end + len(rest) - len(after)
-    if before and before[-1] in _OPEN and after[:1] and after[0] in _AFTER_SHORT_FORM:
+    bracket = start - 1
+    while bracket >= 0 and text[bracket] in _BLANKS:
+        bracket -= 1
+    after_at = end
+    while after_at < len(text) and text[after_at] in _BLANKS:
+        after_at += 1
+    following = text[after_at : after_at + 1]
+    if bracket >= 0 and text[bracket] in _OPEN and following and following in _AFTER_SHORT_FORM:
         closing = _CLOSING.match(text, after_at)  # "(UPR)", or "(UPR, a new party)"
-        return _long_form_before(text, len(before) - 1, letters, closing.end() if closing else after_at)
-    if after[:1] and after[0] in _OPEN:
+        return _long_form_before(text, bracket, letters, closing.end() if closing else after_at)
+    if following and following in _OPEN:
         return _long_form_after(text, after_at, letters, start)
     return None
 

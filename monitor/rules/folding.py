@@ -134,7 +134,8 @@ def _fold_basic(cp: int) -> int:
         base = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
         for candidate in (base.casefold(), base.lower(), char.casefold(), char.lower()):
             if len(candidate) == 1 and candidate.isalnum():
-                return ord(candidate)
+                folded = ord(candidate)  # presentation forms (ﻛ, ﺔ) decompose to letters that have variants
+                return _ARABIC_VARIANTS.get(folded, folded)
         return cp
     category = unicodedata.category(char)
     if category in ("Mn", "Me", "Cf"):  # combining marks, soft hyphen, zero-width and bidi controls
@@ -183,11 +184,6 @@ def _simplified_lookup() -> npt.NDArray[np.uint32]:
     return lookup
 
 
-def _unspaced_mask(codes: npt.NDArray[np.unsignedinteger]) -> npt.NDArray[np.bool_]:
-    mask = np.zeros(codes.shape, dtype=bool)
-    for low, high in _UNSPACED_RANGES:
-        mask |= (codes >= low) & (codes <= high)
-    return mask
 
 
 def is_word_char(char: str) -> bool:
@@ -290,6 +286,95 @@ def _fold_to_ascii(original: str) -> str | None:
     return raw.translate(_ASCII_BYTES_TABLE).decode("ascii")
 
 
+def _fold_beyond_codec(error: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: the folded characters of a run the codec cannot encode
+    (`’` -> ` ` in Latin-1, `é` -> `e` in cp1251)."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    # The encoder raises UnicodeEncodeError itself if the codec cannot encode these either.
+    return error.object[error.start : error.end].translate(_TABLE), error.end
+
+
+_CODEC_FOLD_ERRORS = "press-monitor-fold-in-codec"
+codecs.register_error(_CODEC_FOLD_ERRORS, _fold_beyond_codec)
+# Single-byte codecs that hold a script's letters and their folded forms: French,
+# Spanish and other Latin-script text, Russian and other Cyrillic, Arabic.
+_NON_ASCII = re.compile("[^\x00-\x7f]")
+# Punctuation Latin-1 lacks, frequent in press text: stand-ins that fold alike (to a space).
+_LATIN1_STAND_INS = (("\u2019", "'"), ("\u2018", "'"), ("\u201c", '"'), ("\u201d", '"'), ("\u2013", "-"), ("\u2014", "-"))
+_NOT_IN_CODEC = 0x41  # "A": folded text never holds it, so it marks a byte that folds beyond the codec
+
+
+@functools.cache
+def _codec_table(codec: str) -> bytes:
+    """`bytes.translate` table folding text encoded in `codec`, within `codec`."""
+    table = bytearray(range(256))
+    for byte in range(256):
+        try:
+            char = bytes([byte]).decode(codec)
+        except UnicodeDecodeError:
+            continue  # no character: never produced by encoding
+        try:
+            folded = chr(fold_codepoint(ord(char))).encode(codec)
+        except UnicodeEncodeError:
+            folded = bytes([_NOT_IN_CODEC])  # Latin-1's µ folds to Greek μ
+        table[byte] = folded[0]
+    table[0] = 0  # a NUL here is a character the error handler dropped (a NUL in the text is declined)
+    return bytes(table)
+
+
+def _fold_in_codec(original: str) -> str | None:
+    """`fold_chars(original)` for text in Latin, Cyrillic or Arabic script (with a
+    few characters from elsewhere), else None.
+
+    The same trick as `_fold_to_ascii` with a single-byte codec of the text's
+    script: encode, one `bytes.translate`, decode. About as fast as the ASCII
+    path, where `str.translate` and the numpy path cost several times more.
+    The codec is chosen by the first character beyond ASCII; text with a
+    character the codec cannot fold (Han, or another script) is declined.
+    """
+    first = _NON_ASCII.search(original)
+    if first is None or DELETED in original:
+        return None
+    script = first.group()
+    if "\u0400" <= script <= "\u04ff":
+        codec, text = "cp1251", original
+    elif "\u0600" <= script <= "\u06ff":
+        codec, text = "cp1256", original
+    else:
+        codec, text = "latin-1", original
+        for char, stand_in in _LATIN1_STAND_INS:
+            if char in text:
+                text = text.replace(char, stand_in)
+    try:
+        raw = text.encode(codec, _CODEC_FOLD_ERRORS)
+    except UnicodeEncodeError:  # a character that folds beyond the codec
+        return None
+    folded = raw.translate(_codec_table(codec))
+    if _NOT_IN_CODEC in folded:
+        return None
+    return folded.decode(codec)
+
+
+def _collapse_with_shift_deleting(chars: str) -> tuple[str, list[int]]:
+    """`_collapse_with_shift` for characters some of which are deleted (NUL)."""
+    deleted: list[int] = []
+    position = chars.find(DELETED)
+    while position != -1:
+        deleted.append(position)
+        position = chars.find(DELETED, position + 1)
+    collapsed, live_shift = _collapse_with_shift(chars.replace(DELETED, ""))
+    removed: list[int] = []
+    passed = 0  # deleted characters before the one being placed
+    for number, kept_before in enumerate(live_shift):
+        live_position = kept_before + number  # among the characters left after deleting
+        while passed < len(deleted) and deleted[passed] <= live_position + passed:
+            passed += 1
+        removed.append(live_position + passed)
+    merged = sorted(deleted + removed)
+    return collapsed, [position - number for number, position in enumerate(merged)]
+
+
 def _keep_mask(codes: npt.NDArray[np.unsignedinteger], has_deleted: bool = True) -> npt.NDArray[np.bool_]:
     """Which folded characters the folded view keeps (mirrors `_collapse`).
 
@@ -357,6 +442,7 @@ class FoldedText:
         "has_hyphen_breaks",
         "original",
         "plain",
+        "plain_positions",
         "text",
     )
 
@@ -380,11 +466,19 @@ class FoldedText:
         # A match ends right after its last folded character unless an entity or a
         # combining mark (both leave deleted characters behind) may extend it.
         self.plain = not has_deleted and not entity_ends and positions is None
+        self.plain_positions = not has_deleted and not entity_ends and positions is not None
         self._chars = chars  # the 1:1 folded characters (short texts), or
         self._keep = keep  # the mask over them (long texts), or
         self._shift = shift  # the way back, already known, or
         self._positions = positions  # the original position of each character (texts with Han: spaces added)
         self._removed: list[int] | None = None
+
+    @property
+    def positions(self) -> npt.NDArray[np.intp] | None:
+        """The original position of each character of the view after its leading
+        space, for texts with Han and nothing deleted or decoded (a match ending
+        at view character k + 1 then ends at `positions.item(k) + 1`); else None."""
+        return self._positions if self.plain_positions else None
 
     def shift(self) -> list[int]:
         """`shift[i]` = how many kept characters precede the i-th removed position.
@@ -414,8 +508,8 @@ class FoldedText:
         """Original `[start, end)` of `text[start:end]`, which starts and ends with
         a word character (as every match does)."""
         if self._positions is not None:
-            first = int(self._positions[start - 1])  # the view's first character is padding
-            last = int(self._positions[end - 2])
+            first = self._positions.item(start - 1)  # the view's first character is padding
+            last = self._positions.item(end - 2)
         else:
             shift = self.shift()
             first = start - 1
@@ -488,7 +582,11 @@ def fold_text(original: str, *, join_hyphen_breaks: bool = False) -> FoldedText:
     else:
         has_hyphen_breaks = False
     ascii_chars = None if edits else _fold_to_ascii(original)
-    if ascii_chars is None and (_UNSPACED.search(original) or any(is_unspaced(chr(code)) for *_, code in edits)):
+    # French, Spanish, Russian, Arabic press text; it declines text with Han.
+    narrow_chars = None if edits or ascii_chars is not None else _fold_in_codec(original)
+    if ascii_chars is None and narrow_chars is None and (
+        _UNSPACED.search(original) or any(is_unspaced(chr(code)) for *_, code in edits)
+    ):
         return _fold_unspaced(original, edits, has_hyphen_breaks, entity_ends)
     if ascii_chars is not None:  # the common case: only runs of spaces to collapse
         collapsed, shift = _collapse_with_shift(ascii_chars)
@@ -497,6 +595,20 @@ def fold_text(original: str, *, join_hyphen_breaks: bool = False) -> FoldedText:
             f" {collapsed} ",
             has_hyphen_breaks=has_hyphen_breaks,
             has_deleted=False,
+            entity_ends=entity_ends,
+            shift=shift,
+        )
+    if narrow_chars is not None:
+        has_deleted = DELETED in narrow_chars
+        if has_deleted:
+            collapsed, shift = _collapse_with_shift_deleting(narrow_chars)
+        else:
+            collapsed, shift = _collapse_with_shift(narrow_chars)
+        return FoldedText(
+            original,
+            f" {collapsed} ",
+            has_hyphen_breaks=has_hyphen_breaks,
+            has_deleted=has_deleted,
             entity_ends=entity_ends,
             shift=shift,
         )
@@ -535,31 +647,102 @@ def fold_text(original: str, *, join_hyphen_breaks: bool = False) -> FoldedText:
 def _fold_unspaced(original: str, edits: list[Edit], has_hyphen_breaks: bool, entity_ends: dict[int, int]) -> FoldedText:
     """`fold_text` for a text with Han or kana: every such character becomes a word.
 
-    Each folded character gets two slots around it, spaces for a Han character
-    and deletions otherwise, and the usual collapsing then leaves one space
-    between words; the original position of each remaining character is kept,
-    since the view is no longer a subsequence of the original.
+    The view is no longer a subsequence of the original (spaces are added
+    between Han characters), so the original position of each of its
+    characters is kept instead of the positions removed. Words are the folded
+    letters and digits; one space goes between two of them wherever the
+    original had a separator between them or either is Han.
     """
-    codes, _ = _fold_codes(original, edits)
+    if len(original) < _NUMPY_MIN_LENGTH // 2:
+        return _fold_unspaced_short(original, edits, has_hyphen_breaks, entity_ends)
+    raw = np.frombuffer(original.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+    codes = _han_lookup().take(raw, mode="clip")
+    highest = int(raw.max())
+    if highest >= _BMP:  # emoji, and Han beyond the Basic Multilingual Plane
+        for position in np.flatnonzero(raw >= _BMP).tolist():
+            codes[position] = fold_codepoint(int(raw[position]))
     for start, end, code in _in_order(edits):
         codes[start] = code
         codes[start + 1 : end] = _DELETED_CP
-    codes = codes.astype(np.uint32, copy=False)
-    bmp = codes < _BMP
-    codes[bmp] = _simplified_lookup().take(codes[bmp])
-    unspaced = _unspaced_mask(codes)
-    slots = np.full(3 * codes.size, _DELETED_CP, dtype=np.uint32)
-    slots[1::3] = codes
-    around = np.where(unspaced, _SPACE_CP, _DELETED_CP).astype(np.uint32)
-    slots[0::3] = around
-    slots[2::3] = around
-    keep = _keep_mask(slots)
-    text = f" {slots[keep].astype('<u4').tobytes().decode('utf-32-le', 'surrogatepass')} "
+    has_deleted = not codes.all()
+    if has_deleted:
+        live = (codes != _DELETED_CP).nonzero()[0]  # original positions of what is not dropped
+        live_codes = codes[live]
+        in_word = (live_codes != _SPACE_CP).nonzero()[0]  # ... of which letters and digits, as indexes into `live`
+        origins = live[in_word]
+    else:
+        live_codes = codes
+        in_word = origins = (codes != _SPACE_CP).nonzero()[0]
+    letters = live_codes[in_word]
+    unspaced = _unspaced_lookup().take(letters, mode="clip")
+    if highest >= 0x20000:
+        unspaced |= (letters >= 0x20000) & (letters <= 0x3134F)
+    # A space after each letter that is followed by a separator, or is Han, or precedes Han.
+    space_after = np.zeros(letters.size, dtype=np.intp)
+    space_after[:-1] = (in_word[1:] - in_word[:-1] > 1) | unspaced[:-1] | unspaced[1:]
+    repeats = space_after + 1
+    view = np.repeat(letters, repeats)
+    view[(np.cumsum(repeats) - 1)[space_after.astype(bool)]] = _SPACE_CP
+    text = f" {view.astype('<u4').tobytes().decode('utf-32-le', 'surrogatepass')} "
     return FoldedText(
         original,
         text,
         has_hyphen_breaks=has_hyphen_breaks,
-        has_deleted=True,
+        has_deleted=has_deleted,
         entity_ends=entity_ends,
-        positions=np.flatnonzero(keep) // 3,
+        positions=np.repeat(origins, repeats),  # a space takes the position of the letter before it
     )
+
+
+def _fold_unspaced_short(
+    original: str, edits: list[Edit], has_hyphen_breaks: bool, entity_ends: dict[int, int]
+) -> FoldedText:
+    """`_fold_unspaced` of a headline: the same view, built with str methods (numpy's
+    per-call costs would be most of the time)."""
+    chars = fold_chars(original)
+    if edits:
+        chars = _apply_to_string(chars, edits)
+    pieces: list[str] = []
+    positions: list[int] = []
+    gap = False  # a separator since the last letter
+    previous_unspaced = False
+    for position, char in enumerate(chars):
+        if char == SPACE:
+            gap = True
+            continue
+        if char == DELETED:
+            continue
+        unspaced = _UNSPACED.match(char) is not None
+        if pieces and (gap or unspaced or previous_unspaced):
+            pieces.append(SPACE)
+            positions.append(positions[-1])
+        pieces.append(char)
+        positions.append(position)
+        gap, previous_unspaced = False, unspaced
+    return FoldedText(
+        original,
+        f" {''.join(pieces)} ",
+        has_hyphen_breaks=has_hyphen_breaks,
+        has_deleted=DELETED in chars,
+        entity_ends=entity_ends,
+        positions=np.array(positions, dtype=np.intp),
+    )
+
+
+@functools.cache
+def _han_lookup() -> npt.NDArray[np.uint32]:
+    """`fold_codepoint` over the Basic Multilingual Plane: `_bmp_lookup`, then Traditional -> Simplified."""
+    lookup = _bmp_lookup().copy()
+    within = lookup < _BMP  # a few compatibility ideographs fold to Han beyond the plane
+    lookup[within] = _simplified_lookup()[lookup[within]]
+    return lookup
+
+
+@functools.cache
+def _unspaced_lookup() -> npt.NDArray[np.bool_]:
+    """Which code points of the Basic Multilingual Plane are Han or kana (index 0xFFFF: astral, not)."""
+    codes = np.arange(_BMP, dtype=np.uint32)
+    mask = np.zeros(_BMP, dtype=bool)
+    for low, high in _UNSPACED_RANGES:
+        mask |= (codes >= low) & (codes <= high)
+    return mask

@@ -1,7 +1,9 @@
 """The shortcuts the matcher takes must give exactly what the general paths give.
 
 * Folding: text that folds to ASCII with nothing deleted (English press text
-  with a few accents and curly quotes) skips the per-character and numpy paths.
+  with a few accents and curly quotes) skips the per-character and numpy paths;
+  so does Latin, Cyrillic and Arabic text that folds within a single-byte
+  codec; Han text is folded with str methods when short, numpy when long.
 * Matching: rules with only `any` terms over every field skip `evaluate`.
 """
 
@@ -15,7 +17,17 @@ import pytest
 
 from monitor.items import Hit, Item
 from monitor.rules import Matcher
-from monitor.rules.folding import FoldedText, _collapse, _fold_to_ascii, fold_chars, fold_text
+from monitor.rules.folding import (
+    DELETED,
+    FoldedText,
+    _collapse,
+    _fold_in_codec,
+    _fold_to_ascii,
+    _fold_unspaced,
+    _fold_unspaced_short,
+    fold_chars,
+    fold_text,
+)
 from tests.rules.conftest import Scan
 
 MatcherFor = Callable[[str], Matcher]
@@ -71,6 +83,70 @@ def test_fast_folding_maps_back_like_the_general_folding(text: str) -> None:
         assert fast.original_span(start, end) == general.original_span(start, end)
         assert fast.count_words(0, fast.original_span(start, end)[1]) == general.count_words(
             0, general.original_span(start, end)[1]
+        )
+
+
+@pytest.mark.parametrize("context", ["Ab", "Жб", "عب"], ids=["latin-1", "cp1251", "cp1256"])
+def test_codec_folding_agrees_with_the_general_folding_for_every_character(context: str) -> None:
+    declined = 0
+    for cp in range(0x10000):
+        text = f"{context}{chr(cp)}  c,\n{chr(cp)}’"
+        folded = _fold_in_codec(text)
+        if folded is None:
+            declined += 1
+        else:
+            assert folded == fold_chars(text), hex(cp)
+    assert 0 < declined < 0xF000
+
+
+def _reference_view(text: str) -> FoldedText:
+    """The short-text path of `fold_text`, for texts without edits."""
+    chars = fold_chars(text)
+    has_deleted = DELETED in chars
+    return FoldedText(
+        text, f" {_collapse(chars)} ", has_hyphen_breaks=False, has_deleted=has_deleted, entity_ends={}, chars=chars
+    )
+
+
+def _scripts_texts(count: int) -> list[str]:
+    rng = random.Random(12)
+    pieces = ["Верховный", "комиссар", "ё", "«", "»", "—", "’", " ", "  ", ",", "\n\n", "é", "la", "Genève", "19",
+              "المفوضية", "لِحُقُوقِ", "الإِنْسَانِ", "ـ", "،", "١٩٠", "ة", "\u200b", "Uni\u00adversal", "e\u0301"]
+    return ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 80))) for _ in range(count)]
+
+
+@pytest.mark.parametrize("text", _scripts_texts(300))
+def test_codec_folding_maps_back_like_the_general_folding(text: str) -> None:
+    fast, general = fold_text(text), _reference_view(text)
+    assert fast.text == general.text
+    assert fast.shift() == general.shift()
+    words = [i for i in range(1, len(fast.text)) if fast.text[i] != " " and fast.text[i - 1] == " "]
+    for start in words:
+        end = fast.text.index(" ", start)
+        assert fast.original_span(start, end) == general.original_span(start, end)
+        assert fast.count_words(0, fast.original_span(start, end)[1]) == general.count_words(
+            0, general.original_span(start, end)[1]
+        )
+
+
+def _han_texts(count: int) -> list[str]:
+    rng = random.Random(13)
+    pieces = ["国际", "劳工组织", "國際勞工組織", "ILO", "ＩＬＯ", "（", "）", "，", "。", " ", "2024", "年", "\u200b",
+              "e\u0301", "&amp;", "人权", "ー", "カタカナ", "\U00020000", "Genève", "-\n"]
+    return ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 60))) for _ in range(count)]
+
+
+@pytest.mark.parametrize("text", _han_texts(300))
+def test_short_and_long_han_folding_agree(text: str) -> None:
+    short = _fold_unspaced_short(text, [], False, {})
+    long = _fold_unspaced(text + "", [], False, {})  # the numpy path whatever the length
+    assert short.text == long.text
+    words = [i for i in range(1, len(short.text)) if short.text[i] != " " and short.text[i - 1] == " "]
+    for start in words:
+        end = short.text.index(" ", start)
+        assert short.original_span(start, end) == long.original_span(start, end)
+        assert short.count_words(0, short.original_span(start, end)[1]) == long.count_words(
+            0, long.original_span(start, end)[1]
         )
 
 
