@@ -337,6 +337,8 @@ def _fold_in_codec(original: str) -> str | None:
     if first is None or DELETED in original:
         return None
     script = first.group()
+    if script >= "\u3005" and _UNSPACED.match(script):
+        return None  # Han
     if "\u0400" <= script <= "\u04ff":
         codec, text = "cp1251", original
     elif "\u0600" <= script <= "\u06ff":
