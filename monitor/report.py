@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from monitor.store.feeds import FeedState
 
 
-def hit_dict(item: Item, hit: Hit) -> dict[str, Any]:
+def hit_dict(item: Item, hit: Hit | SetAside) -> dict[str, Any]:
     text = item.title if hit.field == "title" else item.text
     return {
         "rule": hit.rule,
@@ -60,17 +60,7 @@ def result_dict(result: Result) -> dict[str, Any]:
 
 def set_aside_dict(item: Item, mention: SetAside) -> dict[str, Any]:
     """A mention that does not count for its rule, and why (`monitor classify --json`)."""
-    text = item.title if mention.field == "title" else item.text
-    return {
-        "rule": mention.rule,
-        "term": mention.term,
-        "field": mention.field,
-        "start": mention.start,
-        "end": mention.end,
-        "matched": mention.matched,
-        "reason": mention.reason,
-        "snippet": plain_snippet(text, mention.start, mention.end),
-    }
+    return {**hit_dict(item, mention), "reason": mention.reason}
 
 
 def classification_dict(item: Item, hits: Sequence[Hit], set_aside: Sequence[SetAside]) -> dict[str, Any]:
@@ -122,12 +112,7 @@ def hits_text(item: Item, hits: Sequence[Hit], *, indent: int = 0) -> list[str]:
         return [f"{pad}no rule matched"]
     lines = []
     for hit in hits:
-        text = item.title if hit.field == "title" else item.text
-        lines.append(
-            f"{pad}{hit.rule:<8} {printable(hit.matched)!r:<40} {hit.field}[{hit.start}:{hit.end}]"
-            f"  term={printable(hit.term)!r}"
-        )
-        lines.append(f"{pad}{'':<8} {printable(plain_snippet(text, hit.start, hit.end))}")
+        lines += _mention_lines(item, hit, f"term={printable(hit.term)!r}", pad)
     return lines
 
 
@@ -136,13 +121,18 @@ def set_aside_text(item: Item, set_aside: Sequence[SetAside], *, indent: int = 0
     pad = " " * indent
     lines = []
     for mention in set_aside:
-        text = item.title if mention.field == "title" else item.text
-        lines.append(
-            f"{pad}{mention.rule:<8} {printable(mention.matched)!r:<40} {mention.field}[{mention.start}:{mention.end}]"
-            f"  not counted: {printable(mention.reason)}"
-        )
-        lines.append(f"{pad}{'':<8} {printable(plain_snippet(text, mention.start, mention.end))}")
+        lines += _mention_lines(item, mention, f"not counted: {printable(mention.reason)}", pad)
     return lines
+
+
+def _mention_lines(item: Item, mention: Hit | SetAside, note: str, pad: str) -> list[str]:
+    """A mention on one line (rule, words, where, `note`), its snippet on the next."""
+    text = item.title if mention.field == "title" else item.text
+    return [
+        f"{pad}{mention.rule:<8} {printable(mention.matched)!r:<40} {mention.field}[{mention.start}:{mention.end}]"
+        f"  {note}",
+        f"{pad}{'':<8} {printable(plain_snippet(text, mention.start, mention.end))}",
+    ]
 
 
 def feed_dict(f: FeedState) -> dict[str, Any]:

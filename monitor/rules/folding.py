@@ -590,22 +590,13 @@ def fold_text(original: str, *, join_hyphen_breaks: bool = False) -> FoldedText:
         _UNSPACED.search(original) or any(is_unspaced(chr(code)) for *_, code in edits)
     ):
         return _fold_unspaced(original, edits, has_hyphen_breaks, entity_ends)
-    if ascii_chars is not None:  # the common case: only runs of spaces to collapse
-        collapsed, shift = _collapse_with_shift(ascii_chars)
-        return FoldedText(
-            original,
-            f" {collapsed} ",
-            has_hyphen_breaks=has_hyphen_breaks,
-            has_deleted=False,
-            entity_ends=entity_ends,
-            shift=shift,
-        )
-    if narrow_chars is not None:
-        has_deleted = DELETED in narrow_chars
+    chars_1to1 = ascii_chars if ascii_chars is not None else narrow_chars
+    if chars_1to1 is not None:  # the common case: only runs of spaces to collapse (and marks to drop)
+        has_deleted = narrow_chars is not None and DELETED in narrow_chars  # ASCII text has none
         if has_deleted:
-            collapsed, shift = _collapse_with_shift_deleting(narrow_chars)
+            collapsed, shift = _collapse_with_shift_deleting(chars_1to1)
         else:
-            collapsed, shift = _collapse_with_shift(narrow_chars)
+            collapsed, shift = _collapse_with_shift(chars_1to1)
         return FoldedText(
             original,
             f" {collapsed} ",
