@@ -12,7 +12,8 @@ Mentions ruled out for a reason an analyst would not guess are reported as
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from monitor.items import Field, Hit
@@ -50,7 +51,7 @@ class CompiledRule:
     exclude: frozenset[int]
     order: Mapping[int, int]  # pattern id -> position of its term in the rule, for stable tie-breaks
     is_simple: bool = False  # only `any` terms, no exclusions, nothing ruled out: every mention found is a hit
-    bound: Mapping[int, frozenset[str]] = field(default_factory=dict)  # pattern id -> the languages it counts in
+    bound: Mapping[int, frozenset[str]] = dataclasses.field(default_factory=dict)  # pattern id -> the languages it counts in
     languages: frozenset[str] = frozenset()  # the rule counts only items in these (empty: any)
     acronyms: frozenset[int] = frozenset()  # acronyms an item's own definition can rule out
     own: frozenset[int] = frozenset()  # the rule's other terms: a long form they find is the rule's own
@@ -110,7 +111,7 @@ class ItemScope:
 
     language_of: Callable[[], str | None]
     set_aside: list[SetAside] | None = None
-    _language: list[str | None] = field(default_factory=list)
+    _language: list[str | None] = dataclasses.field(default_factory=list)
 
     @property
     def language(self) -> str | None:

@@ -11,7 +11,6 @@ import pytest
 from monitor.items import Item
 from monitor.rules import Matcher, SetAside
 from tests.labelled import UN_LANGUAGES, Labelled, items
-from tests.rules.conftest import Scan
 
 ITEMS = items()
 
