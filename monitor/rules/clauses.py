@@ -11,8 +11,8 @@ Mentions ruled out for a reason an analyst would not guess are reported as
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
 import dataclasses
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 

@@ -242,6 +242,7 @@ class Matcher:
         text = view.text
         shift = view.shift() if view.plain else None
         removed = len(shift) if shift is not None else 0
+        position = view.positions.item if view.positions is not None else None  # texts with Han
         add = entries.append
         search = bisect_right
         for last, (key_length, targets, probes) in self._automaton.iter(text):
@@ -253,6 +254,8 @@ class Matcher:
                     if dropped < removed and shift[dropped] <= last - 2:  # and inside it: rare
                         dropped = search(shift, last - 2, dropped)
                     end = last - 1 + dropped
+                elif position is not None:
+                    start, end = position(begin), position(last - 2) + 1
                 else:
                     start, end = view.original_span(begin + 1, last)
                 negative_end = -end
