@@ -66,5 +66,5 @@ def test_a_mention_that_does_not_count_says_why(pack: Matcher) -> None:
     set_aside.clear()
     assert pack.scan(Item(source="s", guid="g", title="OIT wins the title", text="", language="en"), set_aside) == []
     assert [(s.rule, s.field, s.reason) for s in set_aside] == [
-        ("ilo", "title", "counts only in es, fr text; this item is en"),
+        ("ilo", "title", "counts only in es, fr, pt text; this item is en"),
     ]
