@@ -123,28 +123,27 @@ class ItemScope:
 def _ruled_out(
     rule: CompiledRule, found: Found, views: Mapping[Field, FoldedText], terms: Sequence[str], scope: ItemScope
 ) -> set[int]:
-    """Patterns whose mentions do not count for `rule` in this item: bound to
-    other languages, or acronyms the item defines as something else."""
-    ruled_out: set[int] = set()
-    for pattern in rule.bound.keys() & found.keys():
-        if scope.language not in rule.bound[pattern]:
-            ruled_out.add(pattern)  # an exclusion bound to other languages excludes nothing here
-            if pattern in rule.triggers:
-                shown = ", ".join(sorted(rule.bound[pattern]))
-                reason = f"counts only in {shown} text; {_this_item(scope)}"
-                _report(rule, pattern, found, views, terms, scope, reason)
+    """Patterns whose mentions do not count for `rule` in this item: acronyms the
+    item defines as something else, or bound to other languages (both reasons
+    are given when both hold)."""
+    reasons: dict[int, list[str]] = {}
     own = [span for pattern in rule.own & found.keys() for span in found[pattern]]
-    for pattern in (rule.acronyms & found.keys()) - ruled_out:
+    for pattern in rule.acronyms & found.keys():
         for field_, start, end in sorted(found[pattern]):
             text = views[field_].original
             definition = definition_at(text, start, end)
-            if definition is None or _is_own(rule, own, field_, text, definition):
-                continue
-            ruled_out.add(pattern)
-            reason = f"the item defines {text[start:end]} as something else: {text[definition.start:definition.end]!r}"
-            _report(rule, pattern, found, views, terms, scope, reason)
-            break
-    return ruled_out
+            if definition is not None and not _is_own(rule, own, field_, text, definition):
+                defined = text[definition.start : definition.end]
+                reasons[pattern] = [f"the item defines {text[start:end]} as something else: {defined!r}"]
+                break
+    for pattern in rule.bound.keys() & found.keys():
+        if scope.language not in rule.bound[pattern]:  # an exclusion bound to other languages excludes nothing
+            shown = ", ".join(sorted(rule.bound[pattern]))
+            reasons.setdefault(pattern, []).append(f"counts only in {shown} text; {_this_item(scope)}")
+    for pattern, why in reasons.items():
+        if pattern in rule.triggers:
+            _report(rule, pattern, found, views, terms, scope, "; ".join(why))
+    return set(reasons)
 
 
 def _is_own(rule: CompiledRule, own: list[Span], field_: Field, text: str, definition: Definition) -> bool:

@@ -68,3 +68,14 @@ def test_a_mention_that_does_not_count_says_why(pack: Matcher) -> None:
     assert [(s.rule, s.field, s.reason) for s in set_aside] == [
         ("ilo", "title", "counts only in es, fr, pt text; this item is en"),
     ]
+
+
+def test_a_definition_is_given_as_the_reason_before_the_language(pack: Matcher) -> None:
+    set_aside: list[SetAside] = []
+    text = "The Oregon Institute of Technology (OIT) opened a new campus. OIT will admit 40 students."
+    assert pack.scan(Item(source="s", guid="g", title="", text=text, language="en"), set_aside) == []
+    assert [s.matched for s in set_aside] == ["OIT", "OIT"]
+    assert set_aside[0].reason == (
+        "the item defines OIT as something else: 'Oregon Institute of Technology (OIT)';"
+        " counts only in es, fr, pt text; this item is en"
+    )
