@@ -71,7 +71,7 @@ def primary(tag: str | None) -> str | None:
     if not tag:
         return None
     code = re.split(r"[-_\s]", tag.strip(), maxsplit=1)[0].lower()
-    return code if code.isalpha() else None
+    return code if code.isalpha() and code.isascii() and 2 <= len(code) <= 3 else None  # not "x-", "i-"
 
 
 @functools.cache

@@ -89,8 +89,8 @@ def test_headlines_in_capitals_are_read_as_words() -> None:
 
 
 def test_tags_are_reduced_to_their_language() -> None:
-    assert [primary(tag) for tag in ("fr-FR", "zh_Hant", "EN", " es-419 ", "", None, "x-klingon")] == [
-        "fr", "zh", "en", "es", None, None, "x",
+    assert [primary(tag) for tag in ("fr-FR", "zh_Hant", "EN", " es-419 ", "", None, "x-klingon", "<b>")] == [
+        "fr", "zh", "en", "es", None, None, None, None,
     ]  # fmt: skip
 
 
