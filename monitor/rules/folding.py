@@ -676,7 +676,7 @@ def _fold_unspaced(original: str, edits: list[Edit], has_hyphen_breaks: bool, en
     repeats = space_after + 1
     view = np.repeat(letters, repeats)
     view[(np.cumsum(repeats) - 1)[space_after.astype(bool)]] = _SPACE_CP
-    text = f" {view.astype('<u4').tobytes().decode('utf-32-le', 'surrogatepass')} "
+    text = f" {view.astype('<u4', copy=False).tobytes().decode('utf-32-le', 'surrogatepass')} "
     return FoldedText(
         original,
         text,
@@ -705,7 +705,7 @@ def _fold_unspaced_short(
             continue
         if char == DELETED:
             continue
-        unspaced = _UNSPACED.match(char) is not None
+        unspaced = "\u4e00" <= char <= "\u9fff" or (char >= "\u3005" and _UNSPACED.match(char) is not None)
         if pieces and (gap or unspaced or previous_unspaced):
             pieces.append(SPACE)
             positions.append(positions[-1])
