@@ -1,10 +1,17 @@
 """In-process measurements, each run in a fresh process: `python -m bench.probes classify|replay`.
 
 * classify: the compiled matcher (`Matcher.scan`) of the default pack plus
-  1,000 extra terms over N generated, normalized items, against a bare
+  1,000 extra terms over N generated, normalized items (with the language the
+  pipeline's language step gives them, timed apart), against a bare
   pyahocorasick scan of the same texts for the same terms (lower-cased text,
   `Automaton.iter`, every match consumed). Best of `repeat` runs each,
   alternating, so a noisy moment hurts both sides.
+* classify-mixed: the same with the six-language pack plus 1,000 extra terms in
+  all six languages over a mixed corpus (`bench.multilingual`: a third Arabic
+  or Chinese), items carrying the language the pipeline's language step gives
+  them; the language step itself (`detect_language`) is timed on its own, with
+  its accuracy on the corpus, as is what the detector and the Chinese table add
+  to a fresh process's RSS.
 * breakdown: the CPU of each step of a cold poll, per feed, one at a time
   (the floor's feedparser.parse, parse_feed, normalize, scan, fingerprints,
   pickling the worker's result, Store.ingest into a fresh SQLite file).
@@ -33,7 +40,9 @@ from typing import Any
 import ahocorasick
 import feedparser
 
-from bench.corpus import DEFAULT_RULES, ROOT, PressWriter, feed_document, feed_items
+from bench.corpus import DEFAULT_RULES, ROOT, PressWriter, feed_document, feed_items, rules_toml
+from bench.multilingual import MixedWriter, mixed_extra_terms
+from bench.procmem import memory
 from bench.workdir import write_config, write_extra_rules, write_fixtures
 from monitor import app as use
 from monitor.app import App
@@ -41,6 +50,7 @@ from monitor.config import load_config
 from monitor.dedupe import canonical_url, fingerprints
 from monitor.ingest import parse_feed
 from monitor.items import Item
+from monitor.language import detect_language
 from monitor.normalize import normalize
 from monitor.pipeline.polling import FLUSH_EVERY
 from monitor.rules import compile_rules, load_rules
@@ -63,11 +73,6 @@ def classify(count: int, extra: int, repeat: int) -> dict[str, Any]:
     matcher = compile_rules(ruleset)
     terms = sorted({t for rule in ruleset.rules for t in rule.terms})
 
-    automaton = ahocorasick.Automaton()
-    for number, term in enumerate(terms):
-        automaton.add_word(term.replace("*", "").lower(), number)
-    automaton.make_automaton()
-
     writer = PressWriter(seed=5)
     raw = [
         Item(source="bench:classify", guid=p.guid, title=p.title, text=p.html, url=f"https://press.example/{p.guid}")
@@ -76,6 +81,32 @@ def classify(count: int, extra: int, repeat: int) -> dict[str, Any]:
     started = time.perf_counter()
     items = [normalize(item) for item in raw]
     normalize_s = time.perf_counter() - started
+    started = time.perf_counter()  # the pipeline's language step, as the scan finds it done
+    items = [item.replace(language=detect_language(item.title, item.text)) for item in items]
+    detect_s = time.perf_counter() - started
+
+    pack = compile_rules(load_rules([DEFAULT_RULES]))
+    pack_s = _best(repeat, lambda: [pack.scan(item) for item in items])
+
+    scan_s, floor_s, floor_matches = _scan_against_floor(terms, matcher, items, repeat)
+    hits = [len(matcher.scan(item)) for item in items]
+    return {
+        "items": count, "terms": len(terms), "scan_s": scan_s, "floor_s": floor_s, "normalize_s": normalize_s,
+        "detect_s": detect_s, "hits": sum(hits), "floor_matches": floor_matches,
+        "matched_items": sum(map(bool, hits)), "pack_only_s": pack_s,
+    }
+
+
+def _scan_against_floor(
+    terms: Sequence[str], matcher: Any, items: Sequence[Item], repeat: int
+) -> tuple[float, float, int]:
+    """Best-of-`repeat` seconds of `Matcher.scan` and of a bare pyahocorasick pass
+    (lower-cased title and text, every match consumed) over `items`, alternating,
+    and how many matches the bare pass found."""
+    automaton = ahocorasick.Automaton()
+    for number, term in enumerate(terms):
+        automaton.add_word(term.replace("*", "").lower(), number)
+    automaton.make_automaton()
 
     def floor() -> int:
         found = 0
@@ -86,20 +117,52 @@ def classify(count: int, extra: int, repeat: int) -> dict[str, Any]:
                 found += 1
         return found
 
-    def scan() -> int:
-        return sum(len(matcher.scan(item)) for item in items)
-
-    pack = compile_rules(load_rules([DEFAULT_RULES]))
-    pack_s = _best(repeat, lambda: [pack.scan(item) for item in items])
-
     floor_s = scan_s = float("inf")
     for _ in range(repeat):  # alternate, best of each
         floor_s = min(floor_s, _best(1, floor))
-        scan_s = min(scan_s, _best(1, scan))
-    matched = [bool(matcher.scan(item)) for item in items]
+        scan_s = min(scan_s, _best(1, lambda: sum(len(matcher.scan(item)) for item in items)))
+    return scan_s, floor_s, floor()
+
+
+def classify_mixed(count: int, extra: int, repeat: int) -> dict[str, Any]:
+    before = memory().rss_kb
+    detect_language("warm", "the model up")  # loads fastText's model
+    detector_kb = memory().rss_kb - before
+    started = time.perf_counter()
+    compile_rules(load_rules([DEFAULT_RULES])).scan(Item(source="b", guid="g", title="", text="國際勞工組織"))
+    chinese_kb, chinese_s = memory().rss_kb - before - detector_kb, time.perf_counter() - started
+
+    with tempfile.TemporaryDirectory(prefix="bench-classify-mixed-") as tmp:
+        extra_path = Path(tmp) / "extra.toml"
+        extra_path.write_text(rules_toml(mixed_extra_terms(extra)), encoding="utf-8")
+        ruleset = load_rules([DEFAULT_RULES, extra_path])
+    matcher = compile_rules(ruleset)
+    terms = sorted({t for rule in ruleset.rules for t in rule.terms})
+
+    writer = MixedWriter(seed=13)
+    generated = [writer.item(serial) for serial in range(count)]
+    items = [normalize(Item(source="bench:mixed", guid=m.guid, title=m.title, text=m.text)) for m in generated]
+    started = time.perf_counter()
+    languages = [detect_language(item.title, item.text) for item in items]
+    detect_s = time.perf_counter() - started
+    items = [item.replace(language=language) for item, language in zip(items, languages, strict=True)]
+    by_language: dict[str, list[int]] = {}
+    for m, language in zip(generated, languages, strict=True):
+        by_language.setdefault(m.language, [0, 0])[0] += language == m.language
+        by_language[m.language][1] += 1
+
+    scan_s, floor_s, _ = _scan_against_floor(terms, matcher, items, repeat)
+    hits = [matcher.scan(item) for item in items]
+    pack = compile_rules(load_rules([DEFAULT_RULES]))
+    pack_hits = [{hit.rule for hit in pack.scan(item)} for item in items]
     return {
-        "items": count, "terms": len(terms), "scan_s": scan_s, "floor_s": floor_s, "normalize_s": normalize_s,
-        "hits": scan(), "floor_matches": floor(), "matched_items": sum(matched), "pack_only_s": pack_s,
+        "items": count, "terms": len(terms), "scan_s": scan_s, "floor_s": floor_s, "detect_s": detect_s,
+        "detected": {language: right / total for language, (right, total) in sorted(by_language.items())},
+        "hits": sum(map(len, hits)), "matched_items": sum(map(bool, hits)),
+        "pack_matched": sum(map(bool, pack_hits)), "mentions": sum(m.mentions for m in generated),
+        "pack_right": sum(bool(found) == m.mentions for found, m in zip(pack_hits, generated, strict=True)),
+        "arabic_chinese": sum(m.language in ("ar", "zh") for m in generated),
+        "detector_rss_kb": detector_kb, "chinese_table_rss_kb": chinese_kb, "chinese_table_s": chinese_s,
     }
 
 
@@ -207,13 +270,15 @@ def _feed_bookkeeping(app: App, feeds: int, clock: Clock) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Run one in-process measurement; print one JSON line.")
-    parser.add_argument("kind", choices=["classify", "replay", "breakdown"])
+    parser.add_argument("kind", choices=["classify", "classify-mixed", "replay", "breakdown"])
     parser.add_argument("--items", type=int, default=20_000)
     parser.add_argument("--extra-terms", type=int, default=1_000)
     parser.add_argument("--repeat", type=int, default=2)
     args = parser.parse_args(argv)
     if args.kind == "classify":
         result = classify(args.items, args.extra_terms, args.repeat)
+    elif args.kind == "classify-mixed":
+        result = classify_mixed(args.items, args.extra_terms, args.repeat)
     elif args.kind == "replay":
         result = replay_fixtures(args.items)
     else:

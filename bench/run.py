@@ -269,6 +269,27 @@ class Bench:
             f"{result['matched_items']} of {result['items']} items matched; default pack alone "
             f"{result['items'] / result['pack_only_s']:,.0f} items/s; normalize() before it "
             f"{result['items'] / result['normalize_s']:,.0f} items/s (not in the figure)")
+        self.classify_mixed()
+
+    def classify_mixed(self) -> None:
+        scale = self.scale
+        result = run_probe("classify-mixed", items=scale.classify_items, extra_terms=scale.extra_terms)
+        items = result["items"]
+        self.report.figures.append(Figure(
+            f"classify, six-language pack + {scale.extra_terms} terms, {items} mixed items (1/3 ar+zh)",
+            items / result["scan_s"], "items/s", Target(">=", 0.4, of_floor=True), floor=items / result["floor_s"]))
+        self.report.note(
+            f"classify, mixed corpus: Matcher.scan {result['scan_s']:.2f}s vs bare pyahocorasick "
+            f"{result['floor_s']:.2f}s ({result['terms']} terms); {result['hits'] / items:.1f} hits/item; "
+            f"{result['arabic_chinese']} of {items} items Arabic or Chinese; the pack alone matched "
+            f"{result['pack_matched']} items ({result['mentions']} name a watched body; "
+            f"{result['pack_right']} of {items} right)")
+        detected = ", ".join(f"{language} {share:.1%}" for language, share in result["detected"].items())
+        self.report.note(
+            f"language step (detect_language, not in the figure): {result['detect_s'] / items * 1e6:.0f} µs/item, "
+            f"{items / result['detect_s']:,.0f} items/s; right on the corpus: {detected}; "
+            f"RSS added: detector {result['detector_rss_kb'] / MB:.1f} MB, Chinese table "
+            f"{result['chinese_table_rss_kb'] / MB:.1f} MB ({result['chinese_table_s'] * 1000:.0f} ms to build)")
 
     def rates(self) -> None:
         from bench.rates import measure

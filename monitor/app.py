@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from monitor.pipeline import Pipeline
     from monitor.pipeline.replay import Loaded
     from monitor.pipeline.reports import CycleReport
-    from monitor.rules import Matcher, RuleSet
+    from monitor.rules import Matcher, RuleSet, SetAside
     from monitor.store.alerts import AlertRow, AttemptRow, DisabledChannel, Outbox, Retried
     from monitor.store.feeds import FeedState
     from monitor.store.repository import Store
@@ -214,8 +214,9 @@ def replay(
             workers.shutdown()
 
 
-def classify(app: App, path: Path | None) -> list[tuple[Item, list[Hit]]]:
-    """`monitor classify`: each item of one fixture (None: stdin), normalized, with its hits."""
+def classify(app: App, path: Path | None) -> list[tuple[Item, list[Hit], list[SetAside]]]:
+    """`monitor classify`: each item of one fixture (None: stdin), normalized, with its
+    hits and the mentions that do not count (and why)."""
     import sys
 
     from monitor.ingest import load_fixture, read_fixture
@@ -223,7 +224,12 @@ def classify(app: App, path: Path | None) -> list[tuple[Item, list[Hit]]]:
     app.check()
     data = sys.stdin.buffer.read() if path is None else read_fixture(path)
     pipeline = app.pipeline(store=False)
-    return [pipeline.classify(raw) for raw in load_fixture(path, data)]
+    results = []
+    for raw in load_fixture(path, data):
+        set_aside: list[SetAside] = []
+        item, hits = pipeline.classify(raw, set_aside)
+        results.append((item, hits, set_aside))
+    return results
 
 
 # feeds -------------------------------------------------------------------------

@@ -151,15 +151,14 @@ def classify(ctx: Context, path: str, as_json: bool) -> None:
     """Show which rules one text matches, where, and why. PATH is a fixture file or -."""
     from monitor import app as use
     from monitor.present.sanitize import printable
-    from monitor.report import hit_dict, hits_text, json_line
+    from monitor.report import classification_dict, hits_text, json_line, set_aside_text
 
-    for item, hits in use.classify(ctx.app, None if path == "-" else Path(path)):
+    for item, hits, set_aside in use.classify(ctx.app, None if path == "-" else Path(path)):
         if as_json:
-            click.echo(json_line({"title": item.title, "rules": sorted({h.rule for h in hits}),
-                                  "hits": [hit_dict(item, h) for h in hits]}))
+            click.echo(json_line(classification_dict(item, hits, set_aside)))
         else:
-            click.echo(printable(item.title))
-            click.echo("\n".join(hits_text(item, hits, indent=2)))
+            click.echo(f"{printable(item.title)}  [{printable(item.language or 'language unknown')}]")
+            click.echo("\n".join(hits_text(item, hits, indent=2) + set_aside_text(item, set_aside, indent=2)))
 
 
 # rules ---------------------------------------------------------------------------

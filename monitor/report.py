@@ -20,11 +20,12 @@ from monitor.publishing import PublishingHours
 from monitor.secrets import redact_url, redact_urls
 
 if TYPE_CHECKING:
+    from monitor.rules import SetAside
     from monitor.store.alerts import AlertRow, AttemptRow
     from monitor.store.feeds import FeedState
 
 
-def hit_dict(item: Item, hit: Hit) -> dict[str, Any]:
+def hit_dict(item: Item, hit: Hit | SetAside) -> dict[str, Any]:
     text = item.title if hit.field == "title" else item.text
     return {
         "rule": hit.rule,
@@ -45,6 +46,7 @@ def result_dict(result: Result) -> dict[str, Any]:
         "guid": item.guid,
         "link": item.url,
         "title": item.title,
+        "language": item.language,
         "origin": item.origin,
         "place": item.place,
         "published": iso(item.published),
@@ -55,6 +57,22 @@ def result_dict(result: Result) -> dict[str, Any]:
         "flags": list(item.flags),
         "rules": result.rules,
         "hits": [hit_dict(item, h) for h in result.hits],
+    }
+
+
+def set_aside_dict(item: Item, mention: SetAside) -> dict[str, Any]:
+    """A mention that does not count for its rule, and why (`monitor classify --json`)."""
+    return {**hit_dict(item, mention), "reason": mention.reason}
+
+
+def classification_dict(item: Item, hits: Sequence[Hit], set_aside: Sequence[SetAside]) -> dict[str, Any]:
+    """`monitor classify --json`: one item."""
+    return {
+        "title": item.title,
+        "language": item.language,
+        "rules": sorted({h.rule for h in hits}),
+        "hits": [hit_dict(item, h) for h in hits],
+        "set_aside": [set_aside_dict(item, m) for m in set_aside],
     }
 
 
@@ -96,13 +114,27 @@ def hits_text(item: Item, hits: Sequence[Hit], *, indent: int = 0) -> list[str]:
         return [f"{pad}no rule matched"]
     lines = []
     for hit in hits:
-        text = item.title if hit.field == "title" else item.text
-        lines.append(
-            f"{pad}{hit.rule:<8} {printable(hit.matched)!r:<40} {hit.field}[{hit.start}:{hit.end}]"
-            f"  term={printable(hit.term)!r}"
-        )
-        lines.append(f"{pad}{'':<8} {printable(plain_snippet(text, hit.start, hit.end))}")
+        lines += _mention_lines(item, hit, f"term={printable(hit.term)!r}", pad)
     return lines
+
+
+def set_aside_text(item: Item, set_aside: Sequence[SetAside], *, indent: int = 0) -> list[str]:
+    """Mentions found but not counted, each with its reason (`monitor classify`)."""
+    pad = " " * indent
+    lines = []
+    for mention in set_aside:
+        lines += _mention_lines(item, mention, f"not counted: {printable(mention.reason)}", pad)
+    return lines
+
+
+def _mention_lines(item: Item, mention: Hit | SetAside, note: str, pad: str) -> list[str]:
+    """A mention on one line (rule, words, where, `note`), its snippet on the next."""
+    text = item.title if mention.field == "title" else item.text
+    return [
+        f"{pad}{mention.rule:<8} {printable(mention.matched)!r:<40} {mention.field}[{mention.start}:{mention.end}]"
+        f"  {note}",
+        f"{pad}{'':<8} {printable(plain_snippet(text, mention.start, mention.end))}",
+    ]
 
 
 def feed_dict(f: FeedState) -> dict[str, Any]:

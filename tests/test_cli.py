@@ -3,6 +3,7 @@ one thing, and nothing started when there is nothing to do."""
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 from pathlib import Path
 
@@ -67,3 +68,37 @@ def test_poll_once_with_nothing_due_compiles_no_rules_and_starts_no_worker(tmp_p
     assert "matcher" not in vars(app)  # the cached compiled rules were never built
     assert multiprocessing.active_children() == []
     app.engine.dispose()
+
+
+def test_classify_shows_the_language_and_why_a_mention_does_not_count(tmp_path: Path, db_url: str) -> None:
+    config = write_config(tmp_path, db_url, channels={}, routes=[])
+    fixture = tmp_path / "cusco.txt"
+    fixture.write_text(
+        "La OIT de Cusco abre un segundo local\n\n"
+        "La Oficina de Información Turística (OIT) de Cusco atendió a 12 000 visitantes este año. "
+        "La Organización Internacional del Trabajo publicó un informe sobre el empleo.\n",
+        encoding="utf-8",
+    )
+    code, out, err = invoke(config, "classify", str(fixture))
+    assert code == 0, err
+    assert out.splitlines()[0] == "La OIT de Cusco abre un segundo local  [es]"
+    assert "'Organización Internacional del Trabajo'" in out
+    assert "not counted: the item defines OIT as something else: 'Oficina de Información Turística (OIT)'" in out
+
+    code, out, err = invoke(config, "classify", "--json", str(fixture))
+    (result,) = [json.loads(line) for line in out.splitlines()]
+    assert (result["language"], result["rules"]) == ("es", ["ilo"])
+    assert [h["matched"] for h in result["hits"]] == ["Organización Internacional del Trabajo"]
+    assert [(s["field"], s["matched"]) for s in result["set_aside"]] == [("title", "OIT"), ("text", "OIT")]
+    assert result["set_aside"][1]["reason"].startswith("the item defines OIT as something else")
+
+
+def test_replay_json_gives_each_items_language(tmp_path: Path, db_url: str) -> None:
+    config = write_config(tmp_path, db_url, channels={}, routes=[])
+    fixture = tmp_path / "ilo.txt"
+    fixture.write_text("国际劳工组织发布全球就业报告\n\n报告说，全球失业率将小幅上升。\n", encoding="utf-8")
+    code, out, err = invoke(config, "replay", "--json", str(SEED_004), str(fixture))
+    assert code == 0, err
+    assert [(r["language"], r["rules"]) for r in map(json.loads, out.splitlines())] == [
+        ("en", ["ilo", "ohchr", "upr"]), ("zh", ["ilo"]),
+    ]  # fmt: skip

@@ -1,7 +1,7 @@
 """The two calls every driver makes, whether items came from a live feed, a
 listing page or a file:
 
-    prepare(items)  -> normalize -> classify -> fingerprint -> route   (pure, in workers)
+    prepare(items)  -> normalize -> language -> classify -> fingerprint -> route   (pure, in workers)
     commit(batches) -> dedupe, store items + hits + outbox rows        (one transaction)
 
 A new stage is one new step in `prepare` or `commit`, never a second path.
@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 from monitor import limits
 from monitor.dedupe import canonical_url, fingerprints
 from monitor.items import AlertRequest, Hit, Item, Outcome, Prepared, Result, SourceBatch
+from monitor.language import detect_language
 from monitor.normalize import normalize
-from monitor.rules import Matcher
+from monitor.rules import Matcher, SetAside
 
 if TYPE_CHECKING:  # workers prepare without a database: they need not import one
     from monitor.store.repository import Store
@@ -29,6 +30,13 @@ def no_alerts(item: Item, hits: Sequence[Hit]) -> Sequence[AlertRequest]:
     return ()
 
 
+def with_language(item: Item) -> Item:
+    """The item with the language its words are in; the feed's declared language
+    (what `item.language` holds before this step) is only a hint."""
+    language = detect_language(item.title, item.text, item.language)
+    return item if language == item.language else item.replace(language=language)
+
+
 class Pipeline:
     """`prepare` needs only the matcher and the routes, so a worker process builds
     its own pipeline without a store; `commit` needs the store."""
@@ -38,10 +46,12 @@ class Pipeline:
         self.store = store
         self.route = route
 
-    def classify(self, raw: Item) -> tuple[Item, list[Hit]]:
-        """The normalized item and its hits (`monitor classify` shows these), within the caps."""
-        item = normalize(limits.cap_item(raw))
-        return item, limits.cap_hits(self.matcher.scan(item))
+    def classify(self, raw: Item, set_aside: list[SetAside] | None = None) -> tuple[Item, list[Hit]]:
+        """The normalized item, with its language, and its hits within the caps
+        (`monitor classify` shows these, and with `set_aside` the mentions that do
+        not count, and why)."""
+        item = with_language(normalize(limits.cap_item(raw)))
+        return item, limits.cap_hits(self.matcher.scan(item, set_aside))
 
     def prepare(self, items: Iterable[Item]) -> list[Prepared]:
         """Everything decided about a batch, without I/O: safe to run in a worker process."""

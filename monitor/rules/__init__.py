@@ -10,8 +10,9 @@ The rule language is documented in the README ("Watch rules") and in
 """
 
 from monitor.errors import RuleError
+from monitor.rules.clauses import SetAside
 from monitor.rules.loading import load_rules
 from monitor.rules.matcher import Matcher, compile_rules
 from monitor.rules.ruleset import NearClause, Rule, RuleSet
 
-__all__ = ["Matcher", "NearClause", "Rule", "RuleError", "RuleSet", "compile_rules", "load_rules"]
+__all__ = ["Matcher", "NearClause", "Rule", "RuleError", "RuleSet", "SetAside", "compile_rules", "load_rules"]

@@ -25,7 +25,17 @@ at each end:
   was meant (`Periodic Review` versus `UPR-related`); after a *soft* hyphen the
   word is always joined;
 * HTML entities (`&amp;`, `&#8217;`, `&eacute;`, also double-escaped
-  `&amp;#8217;`) count as the character they stand for.
+  `&amp;#8217;`) count as the character they stand for;
+* Arabic: short vowels and other marks (tashkeel) and the tatweel are dropped,
+  and the letters spelled either way fold to one (`أ إ آ ٱ` -> `ا`, `ة` -> `ه`,
+  `ى` -> `ي`); digits of every script fold to ASCII digits (`١٩٠` -> `190`);
+* Han (Chinese characters, also in Japanese) and Japanese kana are written
+  without spaces, so each such character is a word of its own in the folded
+  view (`国际劳工组织` -> ` 国 际 劳 工 组 织 `): a term in Han script then
+  matches inside running text, while a Latin word next to it (`组织ILO总`) is
+  still a whole word. Traditional characters fold to Simplified ones with
+  OpenCC's character tables (`國際勞工組織` == `国际劳工组织`), loaded the
+  first time a Han character is folded.
 
 Because every word boundary in the folded view is exactly one space, a rule
 term folded the same way (`" ilo "`) can only match whole words: this is what
@@ -51,6 +61,8 @@ import unicodedata
 import numpy as np
 import numpy.typing as npt
 
+from monitor.rules.chinese import traditional_to_simplified
+
 SPACE = " "
 DELETED = "\x00"
 SOFT_HYPHEN = "\u00ad"
@@ -70,18 +82,60 @@ _SPACE_RUN = re.compile("  +")
 Edit = tuple[int, int, int]  # original [start, end) becomes this code point followed by deletions
 
 
+# Arabic letters written either way in press copy (hamza and madda on alef, on
+# waw and on yeh are combining marks after NFKD, dropped like any accent).
+_ARABIC_VARIANTS = {
+    0x0629: 0x0647,  # ة ta marbuta -> ه
+    0x0649: 0x064A,  # ى alef maksura -> ي
+    0x0671: 0x0627,  # ٱ alef wasla -> ا
+    0x06CC: 0x064A,  # ی Farsi yeh (Persian keyboards) -> ي
+    0x06A9: 0x0643,  # ک keheh -> ك
+    0x0640: _DELETED_CP,  # ـ tatweel: stretches a word, means nothing
+}
+# Scripts written without spaces between words: every character is a word.
+_UNSPACED_RANGES = (
+    (0x3005, 0x3007),  # 々 〆 〇
+    (0x3040, 0x30FF),  # hiragana, katakana
+    (0x31F0, 0x31FF),  # katakana extension
+    (0x3400, 0x4DBF),  # CJK extension A
+    (0x4E00, 0x9FFF),  # CJK unified ideographs
+    (0xF900, 0xFAFF),  # CJK compatibility ideographs
+    (0x20000, 0x3134F),  # CJK extensions B-G
+)
+_UNSPACED = re.compile("[" + "".join(f"{chr(low)}-{chr(high)}" for low, high in _UNSPACED_RANGES) + "]")
+
+
+def is_unspaced(char: str) -> bool:
+    """A character of a script written without spaces (Han, kana): a word by itself."""
+    return _UNSPACED.match(char) is not None
+
+
 def fold_codepoint(cp: int) -> int:
     """The folded code point of one character: 0 drops it, 0x20 makes it a separator.
 
     One character never folds to more than one, which keeps the first folding
     step length-preserving, so positions still line up with the original.
     """
+    folded = _fold_basic(cp)
+    if 0x3400 <= folded < _BMP and is_unspaced(chr(folded)):
+        return traditional_to_simplified().get(folded, folded)
+    return folded
+
+
+def _fold_basic(cp: int) -> int:
+    """`fold_codepoint` without the Traditional -> Simplified step (which needs OpenCC)."""
+    variant = _ARABIC_VARIANTS.get(cp)
+    if variant is not None:
+        return variant
     char = chr(cp)
+    if char.isdecimal() and not char.isascii():
+        return ord("0") + unicodedata.decimal(char)
     if char.isalnum():
         base = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
         for candidate in (base.casefold(), base.lower(), char.casefold(), char.lower()):
             if len(candidate) == 1 and candidate.isalnum():
-                return ord(candidate)
+                folded = ord(candidate)  # presentation forms (ﻛ, ﺔ) decompose to letters that have variants
+                return _ARABIC_VARIANTS.get(folded, folded)
         return cp
     category = unicodedata.category(char)
     if category in ("Mn", "Me", "Cf"):  # combining marks, soft hyphen, zero-width and bidi controls
@@ -113,9 +167,23 @@ def _bmp_lookup() -> npt.NDArray[np.uint32]:
     Built once, the first time a long non-ASCII text is folded (a few tens of
     milliseconds): a numpy gather over it is several times faster than
     `str.translate`, which makes one dict lookup per character as soon as a
-    text holds a single non-ASCII character.
+    text holds a single non-ASCII character. Han characters are left in
+    Traditional here (`_simplified_lookup` finishes them), so that OpenCC is
+    loaded only where Han text is folded.
     """
-    return np.fromiter((fold_codepoint(cp) for cp in range(_BMP)), dtype=np.uint32, count=_BMP)
+    return np.fromiter((_fold_basic(cp) for cp in range(_BMP)), dtype=np.uint32, count=_BMP)
+
+
+@functools.cache
+def _simplified_lookup() -> npt.NDArray[np.uint32]:
+    """Traditional -> Simplified over the Basic Multilingual Plane (identity elsewhere),
+    applied after `_bmp_lookup` to texts with Han characters."""
+    lookup = np.arange(_BMP, dtype=np.uint32)
+    table = traditional_to_simplified()
+    lookup[np.array(list(table.keys()), dtype=np.intp)] = np.array(list(table.values()), dtype=np.uint32)
+    return lookup
+
+
 
 
 def is_word_char(char: str) -> bool:
@@ -130,8 +198,12 @@ def fold_chars(text: str) -> str:
 
 
 def fold_words(text: str) -> list[str]:
-    """The folded words of a short text (a rule term, a gap between two hits)."""
-    return fold_chars(text).replace(DELETED, "").split()
+    """The folded words of a short text (a rule term, a gap between two hits);
+    each Han or kana character is a word."""
+    chars = fold_chars(text).replace(DELETED, "")
+    if not text.isascii() and _UNSPACED.search(chars):
+        chars = _UNSPACED.sub(r" \g<0> ", chars)
+    return chars.split()
 
 
 def _entity_edits(original: str, entity_ends: dict[int, int]) -> list[Edit]:
@@ -214,6 +286,97 @@ def _fold_to_ascii(original: str) -> str | None:
     return raw.translate(_ASCII_BYTES_TABLE).decode("ascii")
 
 
+def _fold_beyond_codec(error: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: the folded characters of a run the codec cannot encode
+    (`’` -> ` ` in Latin-1, `é` -> `e` in cp1251)."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    # The encoder raises UnicodeEncodeError itself if the codec cannot encode these either.
+    return error.object[error.start : error.end].translate(_TABLE), error.end
+
+
+_CODEC_FOLD_ERRORS = "press-monitor-fold-in-codec"
+codecs.register_error(_CODEC_FOLD_ERRORS, _fold_beyond_codec)
+# Single-byte codecs that hold a script's letters and their folded forms: French,
+# Spanish and other Latin-script text, Russian and other Cyrillic, Arabic.
+_NON_ASCII = re.compile("[^\x00-\x7f]")
+# Punctuation Latin-1 lacks, frequent in press text: stand-ins that fold alike (to a space).
+_LATIN1_STAND_INS = (("\u2019", "'"), ("\u2018", "'"), ("\u201c", '"'), ("\u201d", '"'), ("\u2013", "-"), ("\u2014", "-"))
+_NOT_IN_CODEC = 0x41  # "A": folded text never holds it, so it marks a byte that folds beyond the codec
+
+
+@functools.cache
+def _codec_table(codec: str) -> bytes:
+    """`bytes.translate` table folding text encoded in `codec`, within `codec`."""
+    table = bytearray(range(256))
+    for byte in range(256):
+        try:
+            char = bytes([byte]).decode(codec)
+        except UnicodeDecodeError:
+            continue  # no character: never produced by encoding
+        try:
+            folded = chr(fold_codepoint(ord(char))).encode(codec)
+        except UnicodeEncodeError:
+            folded = bytes([_NOT_IN_CODEC])  # Latin-1's µ folds to Greek μ
+        table[byte] = folded[0]
+    table[0] = 0  # a NUL here is a character the error handler dropped (a NUL in the text is declined)
+    return bytes(table)
+
+
+def _fold_in_codec(original: str) -> str | None:
+    """`fold_chars(original)` for text in Latin, Cyrillic or Arabic script (with a
+    few characters from elsewhere), else None.
+
+    The same trick as `_fold_to_ascii` with a single-byte codec of the text's
+    script: encode, one `bytes.translate`, decode. About as fast as the ASCII
+    path, where `str.translate` and the numpy path cost several times more.
+    The codec is chosen by the first character beyond ASCII; text with a
+    character the codec cannot fold (Han, or another script) is declined.
+    """
+    first = _NON_ASCII.search(original)
+    if first is None or DELETED in original:
+        return None
+    script = first.group()
+    if script >= "\u3005" and _UNSPACED.match(script):
+        return None  # Han
+    if "\u0400" <= script <= "\u04ff":
+        codec, text = "cp1251", original
+    elif "\u0600" <= script <= "\u06ff":
+        codec, text = "cp1256", original
+    else:
+        codec, text = "latin-1", original
+        for char, stand_in in _LATIN1_STAND_INS:
+            if char in text:
+                text = text.replace(char, stand_in)
+    try:
+        raw = text.encode(codec, _CODEC_FOLD_ERRORS)
+    except UnicodeEncodeError:  # a character that folds beyond the codec
+        return None
+    folded = raw.translate(_codec_table(codec))
+    if _NOT_IN_CODEC in folded:
+        return None
+    return folded.decode(codec)
+
+
+def _collapse_with_shift_deleting(chars: str) -> tuple[str, list[int]]:
+    """`_collapse_with_shift` for characters some of which are deleted (NUL)."""
+    deleted: list[int] = []
+    position = chars.find(DELETED)
+    while position != -1:
+        deleted.append(position)
+        position = chars.find(DELETED, position + 1)
+    collapsed, live_shift = _collapse_with_shift(chars.replace(DELETED, ""))
+    removed: list[int] = []
+    passed = 0  # deleted characters before the one being placed
+    for number, kept_before in enumerate(live_shift):
+        live_position = kept_before + number  # among the characters left after deleting
+        while passed < len(deleted) and deleted[passed] <= live_position + passed:
+            passed += 1
+        removed.append(live_position + passed)
+    merged = sorted(deleted + removed)
+    return collapsed, [position - number for number, position in enumerate(merged)]
+
+
 def _keep_mask(codes: npt.NDArray[np.unsignedinteger], has_deleted: bool = True) -> npt.NDArray[np.bool_]:
     """Which folded characters the folded view keeps (mirrors `_collapse`).
 
@@ -274,12 +437,14 @@ class FoldedText:
     __slots__ = (
         "_chars",
         "_keep",
+        "_positions",
         "_removed",
         "_shift",
         "entity_ends",
         "has_hyphen_breaks",
         "original",
         "plain",
+        "plain_positions",
         "text",
     )
 
@@ -294,6 +459,7 @@ class FoldedText:
         chars: str | None = None,
         keep: npt.NDArray[np.bool_] | None = None,
         shift: list[int] | None = None,
+        positions: npt.NDArray[np.intp] | None = None,
     ) -> None:
         self.original = original
         self.text = text
@@ -301,11 +467,20 @@ class FoldedText:
         self.entity_ends = entity_ends
         # A match ends right after its last folded character unless an entity or a
         # combining mark (both leave deleted characters behind) may extend it.
-        self.plain = not has_deleted and not entity_ends
+        self.plain = not has_deleted and not entity_ends and positions is None
+        self.plain_positions = not has_deleted and not entity_ends and positions is not None
         self._chars = chars  # the 1:1 folded characters (short texts), or
         self._keep = keep  # the mask over them (long texts), or
-        self._shift = shift  # the way back, already known
+        self._shift = shift  # the way back, already known, or
+        self._positions = positions  # the original position of each character (texts with Han: spaces added)
         self._removed: list[int] | None = None
+
+    @property
+    def positions(self) -> npt.NDArray[np.intp] | None:
+        """The original position of each character of the view after its leading
+        space, for texts with Han and nothing deleted or decoded (a match ending
+        at view character k + 1 then ends at `positions.item(k) + 1`); else None."""
+        return self._positions if self.plain_positions else None
 
     def shift(self) -> list[int]:
         """`shift[i]` = how many kept characters precede the i-th removed position.
@@ -334,11 +509,15 @@ class FoldedText:
     def original_span(self, start: int, end: int) -> tuple[int, int]:
         """Original `[start, end)` of `text[start:end]`, which starts and ends with
         a word character (as every match does)."""
-        shift = self.shift()
-        first = start - 1  # the view's first character is padding
-        first += bisect.bisect_right(shift, first)
-        last = end - 2
-        last += bisect.bisect_right(shift, last)
+        if self._positions is not None:
+            first = self._positions.item(start - 1)  # the view's first character is padding
+            last = self._positions.item(end - 2)
+        else:
+            shift = self.shift()
+            first = start - 1
+            first += bisect.bisect_right(shift, first)
+            last = end - 2
+            last += bisect.bisect_right(shift, last)
         stop = self.entity_ends.get(last, last + 1) if self.entity_ends else last + 1
         original = self.original
         if not self.plain:
@@ -350,6 +529,9 @@ class FoldedText:
     def count_words(self, start: int, stop: int) -> int:
         """How many folded words lie in the original `[start, stop)`: the distance
         `within = N` measures, so punctuation and entities never count as words."""
+        if self._positions is not None:
+            begin, end = np.searchsorted(self._positions, (start, stop)).tolist()
+            return len(self.text[begin + 1 : end + 1].split())
         removed = self._offsets()
         begin = start - bisect.bisect_left(removed, start)
         end = stop - bisect.bisect_left(removed, stop)
@@ -402,13 +584,24 @@ def fold_text(original: str, *, join_hyphen_breaks: bool = False) -> FoldedText:
     else:
         has_hyphen_breaks = False
     ascii_chars = None if edits else _fold_to_ascii(original)
-    if ascii_chars is not None:  # the common case: only runs of spaces to collapse
-        collapsed, shift = _collapse_with_shift(ascii_chars)
+    # French, Spanish, Russian, Arabic press text; it declines text with Han.
+    narrow_chars = None if edits or ascii_chars is not None else _fold_in_codec(original)
+    if ascii_chars is None and narrow_chars is None and (
+        _UNSPACED.search(original) or any(is_unspaced(chr(code)) for *_, code in edits)
+    ):
+        return _fold_unspaced(original, edits, has_hyphen_breaks, entity_ends)
+    chars_1to1 = ascii_chars if ascii_chars is not None else narrow_chars
+    if chars_1to1 is not None:  # the common case: only runs of spaces to collapse (and marks to drop)
+        has_deleted = narrow_chars is not None and DELETED in narrow_chars  # ASCII text has none
+        if has_deleted:
+            collapsed, shift = _collapse_with_shift_deleting(chars_1to1)
+        else:
+            collapsed, shift = _collapse_with_shift(chars_1to1)
         return FoldedText(
             original,
             f" {collapsed} ",
             has_hyphen_breaks=has_hyphen_breaks,
-            has_deleted=False,
+            has_deleted=has_deleted,
             entity_ends=entity_ends,
             shift=shift,
         )
@@ -442,3 +635,107 @@ def fold_text(original: str, *, join_hyphen_breaks: bool = False) -> FoldedText:
         entity_ends=entity_ends,
         keep=keep,
     )
+
+
+def _fold_unspaced(original: str, edits: list[Edit], has_hyphen_breaks: bool, entity_ends: dict[int, int]) -> FoldedText:
+    """`fold_text` for a text with Han or kana: every such character becomes a word.
+
+    The view is no longer a subsequence of the original (spaces are added
+    between Han characters), so the original position of each of its
+    characters is kept instead of the positions removed. Words are the folded
+    letters and digits; one space goes between two of them wherever the
+    original had a separator between them or either is Han.
+    """
+    if len(original) < _NUMPY_MIN_LENGTH // 2:
+        return _fold_unspaced_short(original, edits, has_hyphen_breaks, entity_ends)
+    raw = np.frombuffer(original.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+    codes = _han_lookup().take(raw, mode="clip")
+    highest = int(raw.max())
+    if highest >= _BMP:  # emoji, and Han beyond the Basic Multilingual Plane
+        for position in np.flatnonzero(raw >= _BMP).tolist():
+            codes[position] = fold_codepoint(int(raw[position]))
+    for start, end, code in _in_order(edits):
+        codes[start] = code
+        codes[start + 1 : end] = _DELETED_CP
+    has_deleted = not codes.all()
+    if has_deleted:
+        live = (codes != _DELETED_CP).nonzero()[0]  # original positions of what is not dropped
+        live_codes = codes[live]
+        in_word = (live_codes != _SPACE_CP).nonzero()[0]  # ... of which letters and digits, as indexes into `live`
+        origins = live[in_word]
+    else:
+        live_codes = codes
+        in_word = origins = (codes != _SPACE_CP).nonzero()[0]
+    letters = live_codes[in_word]
+    unspaced = _unspaced_lookup().take(letters, mode="clip")
+    if highest >= 0x20000:
+        unspaced |= (letters >= 0x20000) & (letters <= 0x3134F)
+    # A space after each letter that is followed by a separator, or is Han, or precedes Han.
+    space_after = np.zeros(letters.size, dtype=np.intp)
+    space_after[:-1] = (in_word[1:] - in_word[:-1] > 1) | unspaced[:-1] | unspaced[1:]
+    repeats = space_after + 1
+    view = np.repeat(letters, repeats)
+    view[(np.cumsum(repeats) - 1)[space_after.astype(bool)]] = _SPACE_CP
+    text = f" {view.astype('<u4', copy=False).tobytes().decode('utf-32-le', 'surrogatepass')} "
+    return FoldedText(
+        original,
+        text,
+        has_hyphen_breaks=has_hyphen_breaks,
+        has_deleted=has_deleted,
+        entity_ends=entity_ends,
+        positions=np.repeat(origins, repeats),  # a space takes the position of the letter before it
+    )
+
+
+def _fold_unspaced_short(
+    original: str, edits: list[Edit], has_hyphen_breaks: bool, entity_ends: dict[int, int]
+) -> FoldedText:
+    """`_fold_unspaced` of a headline: the same view, built with str methods (numpy's
+    per-call costs would be most of the time)."""
+    chars = fold_chars(original)
+    if edits:
+        chars = _apply_to_string(chars, edits)
+    pieces: list[str] = []
+    positions: list[int] = []
+    gap = False  # a separator since the last letter
+    previous_unspaced = False
+    for position, char in enumerate(chars):
+        if char == SPACE:
+            gap = True
+            continue
+        if char == DELETED:
+            continue
+        unspaced = "\u4e00" <= char <= "\u9fff" or (char >= "\u3005" and _UNSPACED.match(char) is not None)
+        if pieces and (gap or unspaced or previous_unspaced):
+            pieces.append(SPACE)
+            positions.append(positions[-1])
+        pieces.append(char)
+        positions.append(position)
+        gap, previous_unspaced = False, unspaced
+    return FoldedText(
+        original,
+        f" {''.join(pieces)} ",
+        has_hyphen_breaks=has_hyphen_breaks,
+        has_deleted=DELETED in chars,
+        entity_ends=entity_ends,
+        positions=np.array(positions, dtype=np.intp),
+    )
+
+
+@functools.cache
+def _han_lookup() -> npt.NDArray[np.uint32]:
+    """`fold_codepoint` over the Basic Multilingual Plane: `_bmp_lookup`, then Traditional -> Simplified."""
+    lookup = _bmp_lookup().copy()
+    within = lookup < _BMP  # a few compatibility ideographs fold to Han beyond the plane
+    lookup[within] = _simplified_lookup()[lookup[within]]
+    return lookup
+
+
+@functools.cache
+def _unspaced_lookup() -> npt.NDArray[np.bool_]:
+    """Which code points of the Basic Multilingual Plane are Han or kana (index 0xFFFF: astral, not)."""
+    codes = np.arange(_BMP, dtype=np.uint32)
+    mask = np.zeros(_BMP, dtype=bool)
+    for low, high in _UNSPACED_RANGES:
+        mask |= (codes >= low) & (codes <= high)
+    return mask

@@ -18,10 +18,11 @@ from collections.abc import Iterable
 import ahocorasick
 
 from monitor.items import Field, Hit, Item
-from monitor.rules.clauses import CompiledRule, Span, evaluate
-from monitor.rules.folding import FoldedText, fold_text
+from monitor.language import detect_language, primary
+from monitor.rules.clauses import CompiledRule, ItemScope, SetAside, Span, evaluate
+from monitor.rules.folding import FoldedText, fold_text, fold_words
 from monitor.rules.ruleset import ALL_FIELDS, Rule, RuleSet
-from monitor.rules.terms import TermPattern, parse_term
+from monitor.rules.terms import WILDCARD, TermPattern, is_acronym, parse_term
 
 # A fast rule (see `Matcher`) as one of its patterns sees it: the rank of its id
 # (hits sort by rule id), the position of the term in the rule, the rule id and
@@ -71,6 +72,18 @@ class _Compiler:
         return tuple(dict.fromkeys(result))
 
     def rule(self, rule: Rule) -> CompiledRule:
+        bound = {self.ids([term])[0]: languages for term, languages in rule.term_languages}
+        acronyms: set[int] = set()
+        own: dict[str, int] = {}
+        if rule.acronyms_defined_otherwise == "ignore":
+            triggers = [*rule.any_terms, *(t for g in rule.all_groups for t in g)]
+            triggers += [t for c in rule.near for t in (*c.terms, *c.with_terms)]
+            for term in triggers:
+                if is_acronym(term):
+                    acronyms.add(self.ids([term])[0])
+                else:
+                    own[term] = self.ids([term])[0]
+        vocabulary, stems = _vocabulary(own)
         return CompiledRule(
             id=rule.id,
             fields=frozenset(rule.fields),
@@ -79,8 +92,27 @@ class _Compiler:
             near=tuple((frozenset(self.ids(c.terms)), frozenset(self.ids(c.with_terms)), c.within) for c in rule.near),
             exclude=frozenset(self.ids(rule.exclude)),
             order={pattern: n for n, pattern in enumerate(self.ids(rule.terms))},
-            is_simple=not (rule.all_groups or rule.near or rule.exclude),
+            is_simple=not (rule.all_groups or rule.near or rule.exclude or bound or rule.languages or acronyms),
+            bound=bound,
+            languages=rule.languages,
+            acronyms=frozenset(acronyms),
+            own=frozenset(own.values()),
+            vocabulary=vocabulary,
+            stems=stems,
         )
+
+
+def _vocabulary(terms: Iterable[str]) -> tuple[frozenset[str], tuple[str, ...]]:
+    """The folded words of `terms`, and the stems of their wildcard words."""
+    words: set[str] = set()
+    stems: set[str] = set()
+    for term in terms:
+        for written in term.split():
+            folded = fold_words(written.removesuffix(WILDCARD))
+            if written.endswith(WILDCARD) and folded:
+                stems.add(folded.pop())
+            words.update(folded)
+    return frozenset(words), tuple(sorted(stems))
 
 
 def compile_rules(ruleset: RuleSet) -> Matcher:
@@ -113,23 +145,24 @@ class Matcher:
         watched = {field for rule in rules for field in rule.fields}
         self._fields = tuple(field for field in ALL_FIELDS if field in watched)
         targets = self._targets(rules)
-        by_key: dict[str, list[int]] = {}
+        by_key: dict[str, list[tuple[int, re.Pattern[str] | None]]] = {}  # a pattern per spelling it is found in
         for pattern_id, pattern in enumerate(patterns):
-            by_key.setdefault(pattern.key, []).append(pattern_id)
+            for key, regex in pattern.forms:
+                by_key.setdefault(key, []).append((pattern_id, regex))
         # Automaton values are ready to use, so the hot loop reads no attributes.
         self._automaton = ahocorasick.Automaton()
-        for key, pattern_ids in by_key.items():
+        for key, spellings in by_key.items():
             plain: list[_Target] = []
             probes: list[_Probe] = []
-            for pattern_id in pattern_ids:
+            for pattern_id, regex in spellings:
                 pattern = patterns[pattern_id]
                 mine = tuple(targets.get(pattern_id, ()))
-                needs_probe = pattern.regex is not None or pattern.case_sensitive
+                needs_probe = regex is not None or pattern.case_sensitive
                 if not needs_probe:
                     plain += mine
                 if needs_probe or pattern_id in evaluated_patterns:
                     probes.append((
-                        pattern_id, pattern.regex, pattern.case_sensitive, pattern.case_length,
+                        pattern_id, regex, pattern.case_sensitive, pattern.case_length,
                         mine if needs_probe else (), pattern_id in evaluated_patterns,
                     ))  # fmt: skip
             value: _KeyValue = (len(key), tuple(plain), tuple(probes))
@@ -152,8 +185,13 @@ class Matcher:
     def rule_ids(self) -> tuple[str, ...]:
         return tuple(rule.id for rule in self._rules)
 
-    def scan(self, item: Item) -> list[Hit]:
-        """Every hit of every rule that fires on `item`, sorted title first, then by position and rule."""
+    def scan(self, item: Item, set_aside: list[SetAside] | None = None) -> list[Hit]:
+        """Every hit of every rule that fires on `item`, sorted title first, then by position and rule.
+
+        Rules with language-bound terms use `item.language` (detected from the
+        item's words if it has none); mentions that do not count for such a
+        reason are appended to `set_aside`, if given.
+        """
         if self._empty:
             return []
         fast_hits: list[Hit] = []
@@ -174,8 +212,11 @@ class Matcher:
         hits = fast_hits
         if found:
             candidates = {number for pattern in found for number in self._rules_of.get(pattern, ())}
+            scope = ItemScope(lambda: primary(item.language) or detect_language(item.title, item.text), set_aside)
             evaluated_hits = [
-                hit for number in candidates for hit in evaluate(self._rules[number], found, views, self._terms)
+                hit
+                for number in sorted(candidates)
+                for hit in evaluate(self._rules[number], found, views, self._terms, scope)
             ]
             if evaluated_hits:
                 hits = sorted(fast_hits + evaluated_hits, key=_HIT_ORDER)
@@ -201,6 +242,7 @@ class Matcher:
         text = view.text
         shift = view.shift() if view.plain else None
         removed = len(shift) if shift is not None else 0
+        position = view.positions.item if view.positions is not None else None  # texts with Han
         add = entries.append
         search = bisect_right
         for last, (key_length, targets, probes) in self._automaton.iter(text):
@@ -212,6 +254,8 @@ class Matcher:
                     if dropped < removed and shift[dropped] <= last - 2:  # and inside it: rare
                         dropped = search(shift, last - 2, dropped)
                     end = last - 1 + dropped
+                elif position is not None:
+                    start, end = position(begin), position(last - 2) + 1
                 else:
                     start, end = view.original_span(begin + 1, last)
                 negative_end = -end

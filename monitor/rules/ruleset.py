@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from monitor.errors import RuleError
 from monitor.items import Field
 
 ALL_FIELDS: tuple[Field, ...] = ("title", "text")
+AcronymPolicy = Literal["count", "ignore"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +36,12 @@ class Rule:
     all_groups: tuple[tuple[str, ...], ...] = ()
     near: tuple[NearClause, ...] = ()
     exclude: tuple[str, ...] = ()
+    # Terms that count only in items in some languages: (term, its language codes).
+    term_languages: tuple[tuple[str, frozenset[str]], ...] = ()
+    languages: frozenset[str] = frozenset()  # the rule counts only items in these; empty: in any
+    # "ignore": an item that defines one of the rule's acronyms as something else
+    # ("Oregon Institute of Technology (OIT)") does not count its mentions.
+    acronyms_defined_otherwise: AcronymPolicy = "count"
 
     @property
     def terms(self) -> tuple[str, ...]:

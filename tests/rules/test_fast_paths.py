@@ -1,7 +1,9 @@
 """The shortcuts the matcher takes must give exactly what the general paths give.
 
 * Folding: text that folds to ASCII with nothing deleted (English press text
-  with a few accents and curly quotes) skips the per-character and numpy paths.
+  with a few accents and curly quotes) skips the per-character and numpy paths;
+  so does Latin, Cyrillic and Arabic text that folds within a single-byte
+  codec; Han text is folded with str methods when short, numpy when long.
 * Matching: rules with only `any` terms over every field skip `evaluate`.
 """
 
@@ -15,22 +17,38 @@ import pytest
 
 from monitor.items import Hit, Item
 from monitor.rules import Matcher
-from monitor.rules.folding import FoldedText, _collapse, _fold_to_ascii, fold_chars, fold_text
+from monitor.rules.folding import (
+    DELETED,
+    FoldedText,
+    _collapse,
+    _fold_in_codec,
+    _fold_to_ascii,
+    _fold_unspaced,
+    _fold_unspaced_short,
+    fold_chars,
+    fold_text,
+)
 from tests.rules.conftest import Scan
 
 MatcherFor = Callable[[str], Matcher]
 
 
-def test_ascii_folding_agrees_with_the_general_folding_for_every_character() -> None:
+def declined_by(fold: Callable[[str], str | None], around: str, codepoints: list[int], tail: str = "") -> int:
+    """How many characters `fold` declines in a text around them; the others it folds right."""
     declined = 0
-    for cp in [*range(0x10000), 0x1F600, 0x1D400, 0xE0041]:  # the BMP, and a few astral characters
-        text = f"Ab{chr(cp)}  c,\n{chr(cp)}"
-        folded = _fold_to_ascii(text)
+    for cp in codepoints:
+        text = f"{around}{chr(cp)}  c,\n{chr(cp)}{tail}"
+        folded = fold(text)
         if folded is None:
             declined += 1
         else:
             assert folded == fold_chars(text), hex(cp)
-    assert 0 < declined < 0x10000  # it declines some (Cyrillic, combining marks), not all
+    return declined
+
+
+def test_ascii_folding_agrees_with_the_general_folding_for_every_character() -> None:
+    codepoints = [*range(0x10000), 0x1F600, 0x1D400, 0xE0041]  # the BMP, and a few astral characters
+    assert 0 < declined_by(_fold_to_ascii, "Ab", codepoints) < 0x10000  # it declines some (Cyrillic, marks), not all
 
 
 @pytest.mark.parametrize("text", ["Türk’s “talks”", "naïve café — résumé", "plain ASCII, no more"])
@@ -60,11 +78,9 @@ def _tricky_texts(count: int) -> list[str]:
     return texts
 
 
-@pytest.mark.parametrize("text", _tricky_texts(300))
-def test_fast_folding_maps_back_like_the_general_folding(text: str) -> None:
-    fast, general = fold_text(text), _general_view(text)
+def assert_same_mapping(fast: FoldedText, general: FoldedText) -> None:
+    """The same view, and every word of it maps to the same original characters."""
     assert fast.text == general.text
-    assert fast.shift() == general.shift()
     words = [i for i in range(1, len(fast.text)) if fast.text[i] != " " and fast.text[i - 1] == " "]
     for start in words:
         end = fast.text.index(" ", start)
@@ -72,6 +88,55 @@ def test_fast_folding_maps_back_like_the_general_folding(text: str) -> None:
         assert fast.count_words(0, fast.original_span(start, end)[1]) == general.count_words(
             0, general.original_span(start, end)[1]
         )
+
+
+@pytest.mark.parametrize("text", _tricky_texts(300))
+def test_fast_folding_maps_back_like_the_general_folding(text: str) -> None:
+    fast, general = fold_text(text), _general_view(text)
+    assert fast.shift() == general.shift()
+    assert_same_mapping(fast, general)
+
+
+@pytest.mark.parametrize("context", ["Ab", "Жб", "عب"], ids=["latin-1", "cp1251", "cp1256"])
+def test_codec_folding_agrees_with_the_general_folding_for_every_character(context: str) -> None:
+    assert 0 < declined_by(_fold_in_codec, context, list(range(0x10000)), tail="’") < 0xF000
+
+
+def _reference_view(text: str) -> FoldedText:
+    """The short-text path of `fold_text`, for texts without edits."""
+    chars = fold_chars(text)
+    has_deleted = DELETED in chars
+    return FoldedText(
+        text, f" {_collapse(chars)} ", has_hyphen_breaks=False, has_deleted=has_deleted, entity_ends={}, chars=chars
+    )
+
+
+def _scripts_texts(count: int) -> list[str]:
+    rng = random.Random(12)
+    pieces = ["Верховный", "комиссар", "ё", "«", "»", "—", "’", " ", "  ", ",", "\n\n", "é", "la", "Genève", "19",
+              "المفوضية", "لِحُقُوقِ", "الإِنْسَانِ", "ـ", "،", "١٩٠", "ة", "\u200b", "Uni\u00adversal", "e\u0301"]
+    return ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 80))) for _ in range(count)]
+
+
+@pytest.mark.parametrize("text", _scripts_texts(300))
+def test_codec_folding_maps_back_like_the_general_folding(text: str) -> None:
+    fast, general = fold_text(text), _reference_view(text)
+    assert fast.shift() == general.shift()
+    assert_same_mapping(fast, general)
+
+
+def _han_texts(count: int) -> list[str]:
+    rng = random.Random(13)
+    pieces = ["国际", "劳工组织", "國際勞工組織", "ILO", "ＩＬＯ", "（", "）", "，", "。", " ", "2024", "年", "\u200b",
+              "e\u0301", "&amp;", "人权", "ー", "カタカナ", "\U00020000", "Genève", "-\n"]
+    return ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 60))) for _ in range(count)]
+
+
+@pytest.mark.parametrize("text", _han_texts(300))
+def test_short_and_long_han_folding_agree(text: str) -> None:
+    short = _fold_unspaced_short(text, [], False, {})
+    long = _fold_unspaced(text, [], False, {})  # the numpy path whatever the length
+    assert_same_mapping(short, long)
 
 
 TERMS = [

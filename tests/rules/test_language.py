@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
-from monitor.items import Hit
-from monitor.rules import Matcher, compile_rules, load_rules
+from monitor.items import Hit, Item
+from monitor.rules import Matcher, SetAside, compile_rules, load_rules
 from tests.rules.conftest import Scan, WriteRules
 
 MatcherFor = Callable[[str], Matcher]
@@ -248,6 +248,127 @@ def test_wildcard_acronym_checks_case_of_the_stem_only(matcher_for: MatcherFor, 
     m = matcher_for(WILDCARD_RULE)
     assert matched(scan(m, "представители ООНовцы и ООН")) == ["ООНовцы", "ООН"]
     assert scan(m, "оон") == []
+
+
+# --- languages -----------------------------------------------------------------------
+
+LANGUAGE_RULE = """
+[[rule]]
+id = "ilo"
+any = ["ILO", { terms = ["OIT", "BIT"], languages = ["fr", "es"] }]
+"""
+
+
+def in_language(text: str, language: str | None) -> Item:
+    return Item(source="test:", guid="g", title="", text=text, language=language)
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [("fr", ["OIT", "BIT", "ILO"]), ("es-AR", ["OIT", "BIT", "ILO"]), ("en", ["ILO"]), ("zh", ["ILO"])],
+)
+def test_a_term_group_counts_only_in_its_languages(
+    matcher_for: MatcherFor, language: str, expected: list[str]
+) -> None:
+    m = matcher_for(LANGUAGE_RULE)
+    assert matched(m.scan(in_language("OIT, BIT, ILO", language))) == expected
+
+
+def test_an_item_without_a_language_has_it_detected(matcher_for: MatcherFor) -> None:
+    m = matcher_for(LANGUAGE_RULE)
+    assert matched(m.scan(in_language("Selon l'OIT, le chômage des jeunes a baissé l'an dernier.", None))) == ["OIT"]
+    assert matched(m.scan(in_language("The OIT campus reopened after the storm on Monday.", None))) == []
+
+
+def test_a_term_bound_once_is_bound_everywhere_in_its_rule(matcher_for: MatcherFor) -> None:
+    m = matcher_for(
+        '[[rule]]\nid = "r"\nany = [{ terms = ["OIT"], languages = ["fr"] }]\n'
+        'near = [{ terms = ["Conseil"], with = ["OIT"], within = 3 }]\n'
+    )
+    assert matched(m.scan(in_language("Le Conseil de l'OIT", "fr"))) == ["Conseil", "OIT"]
+    assert matched(m.scan(in_language("Le Conseil de l'OIT", "en"))) == []
+
+
+def test_a_rule_can_be_limited_to_languages(matcher_for: MatcherFor) -> None:
+    m = matcher_for('[[rule]]\nid = "r"\nlanguages = ["ar", "zh"]\nany = ["ILO"]\n')
+    assert matched(m.scan(in_language("ILO", "zh-Hant"))) == ["ILO"]
+    assert matched(m.scan(in_language("ILO", "en"))) == []
+
+
+def test_an_exclusion_bound_to_other_languages_excludes_nothing(matcher_for: MatcherFor) -> None:
+    m = matcher_for('[[rule]]\nid = "r"\nany = ["ILO"]\nexclude = [{ terms = ["ILO, Peru"], languages = ["es"] }]\n')
+    assert matched(m.scan(in_language("ILO, PERU", "es"))) == []
+    assert matched(m.scan(in_language("ILO, PERU", "en"))) == ["ILO"]
+
+
+def test_set_aside_mentions_say_why(matcher_for: MatcherFor) -> None:
+    m = matcher_for(LANGUAGE_RULE)
+    set_aside: list[SetAside] = []
+    assert matched(m.scan(in_language("OIT and ILO", "en"), set_aside)) == ["ILO"]
+    assert set_aside == [SetAside("ilo", "OIT", "text", 0, 3, "OIT", "counts only in es, fr text; this item is en")]
+
+
+# --- acronyms defined otherwise ----------------------------------------------------------
+
+ACRONYM_RULE = """
+[[rule]]
+id = "upr"
+acronyms_defined_otherwise = "ignore"
+any = ["Universal Periodic Review", "Examen Periódico Universal", "UPR", "EPU"]
+"""
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The Union of Progressive Reformers (UPR) won three seats; the UPR leader spoke.",
+        "UPR (Union of Progressive Reformers) leader Maria Santos said the UPR would join.",
+        "La Unidad de Policía Rural (UPR) actuó. La UPR detuvo a tres personas.",
+        "Agentes de la UPR (Unidad de Policía Rural) incautaron armas.",
+        "the Union of Progressive Reformers (UPR, founded in 2019) won.",
+    ],
+)
+def test_an_acronym_the_item_defines_as_something_else_does_not_count(
+    matcher_for: MatcherFor, scan: Scan, text: str
+) -> None:
+    assert scan(matcher_for(ACRONYM_RULE), text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("The Universal Periodic Review (UPR) of Chad; UPR talks.", ["Universal Periodic Review", "UPR", "UPR"]),
+        ("UPR (Universal Periodic Review) talks.", ["UPR", "Universal Periodic Review"]),
+        ("El Examen Periódico Universal (EPU) de Chile.", ["Examen Periódico Universal", "EPU"]),
+        ("El Examen Periodico Universal de Chile (EPU).", ["Examen Periodico Universal", "EPU"]),
+        ("The UPR (Geneva) and the UPR of Chad.", ["UPR", "UPR"]),  # not a definition
+        ("Reformers of the Union (UPR) met.", ["UPR"]),  # the initials do not spell it
+    ],
+)
+def test_the_rules_own_expansion_or_none_leaves_the_acronym_counting(
+    matcher_for: MatcherFor, scan: Scan, text: str, expected: list[str]
+) -> None:
+    assert matched(scan(matcher_for(ACRONYM_RULE), text)) == expected
+
+
+def test_a_long_form_made_of_the_rules_own_words_is_its_own(matcher_for: MatcherFor, scan: Scan) -> None:
+    m = matcher_for(
+        '[[rule]]\nid = "ilo"\nacronyms_defined_otherwise = "ignore"\n'
+        'any = ["Organización Internacional del Trabajo", "Международн* организаци* труда", "OIT", "МОТ"]\n'
+    )
+    assert matched(scan(m, "la Organización Internacional de Trabajo (OIT) dijo")) == ["OIT"]  # "de" for "del"
+    assert matched(scan(m, "Международной организацией труда (МОТ)")) == ["Международной организацией труда", "МОТ"]
+    assert matched(scan(m, "la Oficina de Información Turística (OIT) dijo")) == []
+
+
+def test_a_definition_in_the_text_rules_out_the_title_too(matcher_for: MatcherFor, scan: Scan) -> None:
+    text = "The Union of Progressive Reformers (UPR) won three seats."
+    assert scan(matcher_for(ACRONYM_RULE), text, title="UPR wins three seats") == []
+
+
+def test_acronyms_defined_otherwise_count_unless_the_rule_says_so(matcher_for: MatcherFor, scan: Scan) -> None:
+    m = matcher_for('[[rule]]\nid = "r"\nany = ["UPR"]\n')
+    assert matched(scan(m, "The Union of Progressive Reformers (UPR) won.")) == ["UPR"]
 
 
 # --- terms, ids, compilation ---------------------------------------------------------

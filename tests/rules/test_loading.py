@@ -62,6 +62,20 @@ def test_files_and_directories_combine_and_a_file_named_twice_loads_once(write_r
     assert set(load_rules([PACK, path]).ids) == {"ohchr", "upr", "ilo", "r"}
 
 
+def test_languages_and_the_acronym_option_are_read(write_rules: WriteRules) -> None:
+    body = (
+        '[[rule]]\nid = "ilo"\nlanguages = ["fr", "es"]\nacronyms_defined_otherwise = "ignore"\n'
+        'any = ["ILO", { terms = ["OIT", "BIT"], languages = ["fr", "es"] }]\n'
+        'near = [{ terms = ["Conseil"], with = [{ terms = ["BIT"], languages = ["es", "fr"] }], within = 3 }]\n'
+    )
+    (rule,) = load_rules([write_rules(body)]).rules
+    assert rule.any_terms == ("ILO", "OIT", "BIT")
+    assert rule.near[0].with_terms == ("BIT",)
+    assert dict(rule.term_languages) == {"OIT": {"fr", "es"}, "BIT": {"fr", "es"}}
+    assert rule.languages == {"fr", "es"}
+    assert rule.acronyms_defined_otherwise == "ignore"
+
+
 def test_the_shipped_pack_loads_and_compiles() -> None:
     ruleset = load_rules([PACK])
     assert sorted(ruleset.ids) == ["ilo", "ohchr", "upr"]
@@ -121,6 +135,45 @@ def only_problem(path: Path) -> str:
         ('rule = "r"\n', "key 'rule': must be an array of tables"),
         ('[rule]\nid = "r"\nany = ["ab"]\n', "key 'rule': must be an array of tables: write [[rule]], not [rule]"),
         ('[[rules]]\nid = "r"\nany = ["ab"]\n', "key 'rules': unknown key"),
+        (
+            '[[rule]]\nid = "r"\nany = [{ terms = ["OIT"], languages = ["fr", "xx"] }]\n',
+            "rule 'r': key 'languages': 'xx': the language detector never reports this language"
+            " (it knows ISO 639-1 codes) (at any[0].languages[1])",
+        ),
+        (
+            '[[rule]]\nid = "r"\nany = [{ terms = ["OIT"], languages = ["fr-FR"] }]\n',
+            "rule 'r': key 'languages': 'fr-FR' is not a language code",
+        ),
+        ('[[rule]]\nid = "r"\nany = [{ terms = ["OIT"] }]\n', "rule 'r': key 'languages': is required (at any[0].languages)"),
+        (
+            '[[rule]]\nid = "r"\nany = [{ terms = ["OIT"], languages = ["fr"], langs = ["fr"] }]\n',
+            "rule 'r': key 'langs': unknown key (allowed: terms, languages); did you mean 'languages'? (at any[0].langs)",
+        ),
+        (
+            '[[rule]]\nid = "r"\nany = [{ terms = [], languages = ["fr"] }]\n',
+            "rule 'r': key 'terms': must not be empty (at any[0].terms)",
+        ),
+        (
+            '[[rule]]\nid = "r"\nall = [["ab"], [{ terms = ["Or*"], languages = ["fr"] }]]\n',
+            "rule 'r': key 'terms': term 'Or*': wildcard stem 'or' is too short (at least 3 letters before '*')"
+            " (at all[1][0].terms[0])",
+        ),
+        (
+            '[[rule]]\nid = "r"\nany = [{ terms = ["OIT"], languages = ["fr"] }]\n'
+            'exclude = [{ terms = ["OIT"], languages = ["es"] }]\n',
+            "rule 'r': key 'languages': term 'OIT' counts in fr at any[0] but in es at exclude[0]:"
+            " give a term one set of languages in a rule",
+        ),
+        ('[[rule]]\nid = "r"\nany = ["ab"]\nlanguages = "fr"\n', "rule 'r': key 'languages': must be a list, not a string"),
+        ('[[rule]]\nid = "r"\nany = ["ab"]\nlanguages = []\n', "rule 'r': key 'languages': must not be empty"),
+        (
+            '[[rule]]\nid = "r"\nany = ["ab"]\nacronyms_defined_otherwise = "drop"\n',
+            "rule 'r': key 'acronyms_defined_otherwise': must be 'count' or 'ignore', not 'drop'",
+        ),
+        (
+            '[[rule]]\nid = "r"\nany = ["ab"]\nacronyms_defined_otherwise = true\n',
+            "rule 'r': key 'acronyms_defined_otherwise': must be 'count' or 'ignore', not True",
+        ),
     ],
 )
 def test_a_mistake_names_file_rule_and_key(write_rules: WriteRules, body: str, expected: str) -> None:

@@ -106,6 +106,14 @@ def test_the_match_page_has_the_full_text_hits_sources_and_alerts(served: Served
     assert missing.status_code == 404 and "987654" in missing.text
 
 
+def test_the_match_page_shows_the_detected_language_and_lets_the_browser_lay_it_out(served: Served) -> None:
+    server, db = served
+    with server.client() as client:
+        seed = client.get(f"/matches/{db.seed_004}").text
+    assert "<dt>Language</dt><dd>en</dd>" in seed
+    assert '<div class="fulltext" lang="en" dir="auto">' in seed  # right to left for Arabic text
+
+
 def test_the_feeds_page_shows_the_failing_feed_as_failing(served: Served) -> None:
     server, db = served
     with server.client() as client:
