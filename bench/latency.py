@@ -136,12 +136,17 @@ def measure(server: ServerProcess, config: Path, database: Path, log: Path, *, i
             problem = "alerts not built" if not rows else "alerts stored but not delivered"
         return LatencyResult(latencies, len(published), rows, receiver.deliveries, problem)
     finally:
-        daemon.send_signal(signal.SIGTERM)
-        try:
-            daemon.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
-            daemon.wait()
+        stop_daemon(daemon)
+
+
+def stop_daemon(daemon: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, as systemd stops it; SIGKILL if it has not drained in 40 s."""
+    daemon.send_signal(signal.SIGTERM)
+    try:
+        daemon.wait(timeout=40)
+    except subprocess.TimeoutExpired:
+        daemon.kill()
+        daemon.wait()
 
 
 def percentile(values: list[float], share: float) -> float:

@@ -27,7 +27,6 @@ import json
 import random
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -37,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.corpus import ROOT, PressWriter, feed_document, feed_items
-from bench.latency import percentile, webhook_receiver
+from bench.latency import percentile, stop_daemon, webhook_receiver
 from bench.workdir import write_config, write_opml
 from tests.feedserver import FeedServer
 from tests.websub_hub import LocalHub, ReverseProxy
@@ -119,12 +118,7 @@ def run(feeds: int, samples: int, workdir: Path, polled: int = 0, seed: int = 5)
             latencies = sorted(rx.arrivals[g] - at for g, at in published.items() if g in rx.arrivals)
             cycles = log.read_text(errors="replace").count("event=cycle ") - cycles  # while publishing
         finally:
-            daemon.send_signal(signal.SIGTERM)
-            try:
-                daemon.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                daemon.kill()
-                daemon.wait()
+            stop_daemon(daemon)
     if not latencies:
         return {"problem": "no alert arrived", "statuses": statuses, "log": str(log)}
     p95 = percentile(latencies, 0.95)
