@@ -120,7 +120,7 @@ def test_economy_learns_a_sources_hours_from_its_backlog_and_polls_less_outside_
     """Twenty-four releases, all at the hour of the week twelve hours from now: with
     economy on, the next poll waits for the ceiling, and `monitor feeds` names the hours."""
     now = datetime.now(UTC)
-    other_hour = now + timedelta(hours=12)
+    other_hour = (now + timedelta(hours=12)).replace(minute=30, second=0, microsecond=0)  # 20-30 min: one hour
     releases = [{"title": f"Release {i}", "guid": f"r{i}", "description": "The ministry released a statement.",
                  "pubDate": other_hour - timedelta(weeks=1 + i // 3, minutes=5 * (i % 3))} for i in range(24)]
     office, usual = server.add_feed("/office.xml", feed_xml(releases)), server.add_feed("/usual.xml", dated(24))
