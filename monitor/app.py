@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from monitor.rules import Matcher, RuleSet, SetAside
     from monitor.store.alerts import AlertRow, AttemptRow, DisabledChannel, Outbox, Retried
     from monitor.store.feeds import FeedState
+    from monitor.store.matches import Match
     from monitor.store.repository import Store
 
 Progress = Callable[[int], None]
@@ -427,3 +428,26 @@ def channels(app: App) -> list[ChannelInfo]:
             pending=counts.get((name, AlertState.PENDING), 0), dead=counts.get((name, AlertState.DEAD), 0),
         ))
     return infos
+
+
+# matches -------------------------------------------------------------------------
+
+
+def list_matches(
+    app: App, *, rule: str | None, since: date | None, until: date | None, source: str | None,
+    relevant_only: bool,
+) -> Iterator[Match]:
+    """`monitor matches`: the stored matches of a filter, newest first, read in
+    batches (an export of a year of matches never sits in memory at once)."""
+    from monitor.store.queries import DashboardQueries, MatchFilter
+
+    if since and until and since > until:
+        raise ConfigError(f"--since {since} is after --until {until}")
+    with app.database():
+        queries = DashboardQueries(app.engine)
+        feed_id = None
+        if source is not None:
+            feed_id = queries.feed_id(source)
+            if feed_id is None:
+                raise ConfigError(f"no feed {source!r}: give its number, URL or title (see `monitor feeds`)")
+        yield from queries.all_matches(MatchFilter(rule, feed_id, since, until, relevant_only))

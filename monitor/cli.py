@@ -488,3 +488,66 @@ def alerts_channels(ctx: Context, as_json: bool) -> None:
             click.echo(f"{'':<14} route: {route}")
     if not infos and not as_json:
         click.echo("no channels: declare some under [channels.NAME] in the config")
+
+
+# matches -------------------------------------------------------------------------
+
+
+@main.command(name="matches")
+@click.option("--rule", help="Only stories with a hit of this rule id.")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Stored on or after this UTC day (YYYY-MM-DD).")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Stored on or before this UTC day (inclusive).")
+@click.option("--source", help="Only stories a feed carried: its number, URL or title (see `monitor feeds`).")
+@click.option("--relevant-only", is_flag=True, help="Leave out stories an analyst marked not relevant.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per match per line.")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV for a spreadsheet: one row per match, hits joined.")
+@click.option("--bom", is_flag=True, help="With --csv: start with a UTF-8 byte order mark (for Excel).")
+@pass_ctx
+def matches_cmd(
+    ctx: Context, rule: str | None, since: Any, until: Any, source: str | None, relevant_only: bool,
+    as_json: bool, as_csv: bool, bom: bool,
+) -> None:
+    """List stored matches, newest first: headline, source, link, dates, rules, hits, story, marks.
+
+    A match is a story: its first item, its hits, and every other source that
+    carried it. --csv cells that a spreadsheet would read as a formula (starting
+    with = + - @, a tab or CR) are prefixed with ' so they stay text.
+
+    \b
+    Examples:
+      monitor matches --rule upr --since 2024-11-01
+      monitor matches --csv --bom > matches.csv
+      monitor matches --json --relevant-only | jq .headline
+    """
+    from monitor import app as use
+    from monitor.export import csv_chunks, match_dict
+    from monitor.present.dates import when
+    from monitor.present.sanitize import printable
+    from monitor.report import json_line
+
+    if as_json and as_csv:
+        raise ConfigError("give --json or --csv, not both")
+    if bom and not as_csv:
+        raise ConfigError("--bom is for --csv")
+    found = use.list_matches(ctx.app, rule=rule, since=since and since.date(), until=until and until.date(),
+                             source=source, relevant_only=relevant_only)
+    if as_csv:
+        for chunk in csv_chunks(found, bom=bom):  # UTF-8 whatever the locale: a file for a spreadsheet
+            sys.stdout.buffer.write(chunk.encode("utf-8"))
+        sys.stdout.buffer.flush()
+        return
+    count = 0
+    for m in found:
+        count += 1
+        if as_json:
+            click.echo(json_line(match_dict(m)))
+            continue
+        hits = "; ".join(f"{h.rule}: {h.matched}" for h in m.hits[:5]) + (" …" if len(m.hits) > 5 else "")
+        click.echo(f"{m.id:>7} {when(m.ingested_at)}  {printable(m.title)[:90]}\n"
+                   f"{'':>7} {printable(m.source.name)}, published {when(m.published_at, 'unknown')}"
+                   + (f", also {len(m.extra_sources)} other source(s)" if m.extra_sources else "")
+                   + (" [not relevant]" if m.not_relevant else "")
+                   + f"\n{'':>7} rules {', '.join(m.rules)}: {printable(hits)[:200]}"
+                   + (f"\n{'':>7} {printable(m.url)}" if m.url else ""))
+    if not as_json and count == 0:
+        click.echo("no matches" + (" for this filter" if rule or since or until or source or relevant_only else ""))

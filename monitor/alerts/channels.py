@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 
 from monitor.alerts.delivery import Sender
-from monitor.alerts.settings import EmailChannel, WebhookChannel
+from monitor.alerts.settings import AnyChannel, AppriseChannel, EmailChannel
 from monitor.alerts.signing import SigningError, decode_secret
 from monitor.alerts.smtp import SmtpSender
 from monitor.alerts.webhook import WebhookSender, make_client
@@ -50,11 +50,11 @@ class Senders:
 
 
 def build_senders(
-    channels: Mapping[str, EmailChannel | WebhookChannel], base_dir: Path, *, only: str | None = None
+    channels: Mapping[str, AnyChannel], base_dir: Path, *, only: str | None = None
 ) -> Senders:
     """Raises ChannelError naming the channel and what is wrong with it."""
     client = make_client()
-    pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="smtp")
+    pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="send")  # SMTP and Apprise: both blocking
     senders: dict[str, Sender] = {}
     for name, channel in channels.items():
         if only is not None and name != only:
@@ -66,9 +66,13 @@ def build_senders(
                 if ca_file is not None and not ca_file.is_absolute():
                     ca_file = base_dir / ca_file
                 senders[name] = SmtpSender(name, channel, password, executor=pool, ca_file=ca_file)
+            elif isinstance(channel, AppriseChannel):
+                from monitor.alerts.chat import AppriseSender, split_urls  # imports Apprise: only when configured
+
+                senders[name] = AppriseSender(name, channel, split_urls(resolve(channel.urls)), pool)
             else:
                 key = decode_secret(resolve(channel.secret)) if channel.secret else None
                 senders[name] = WebhookSender(name, channel, key, client)
-        except (SecretError, SigningError, OSError) as exc:
+        except (SecretError, SigningError, OSError, ConfigError) as exc:
             raise ChannelError(f"channel {name!r}: {exc}") from exc
     return Senders(senders, client, pool)

@@ -1,5 +1,6 @@
-"""Alerts as people and programs read them: the webhook JSON payload (version 1)
-and the email (multipart text + HTML).
+"""Alerts as people and programs read them: the webhook JSON payload (version 1),
+the email (multipart text + HTML) and the chat message (Apprise: Markdown,
+HTML or text, short enough for a phone).
 
 Everything from a feed is untrusted (`monitor.present.sanitize`). In HTML it is
 escaped; before a header it is reduced to one line of printable text (a CR/LF
@@ -21,8 +22,17 @@ from monitor.alerts.content import Content, Digest, MatchAlert
 from monitor.alerts.settings import EmailChannel
 from monitor.items import Hit
 from monitor.present.dates import iso, when
-from monitor.present.sanitize import header_text, html_text, one_line, safe_href
-from monitor.present.snippets import Snippet, as_html, as_text, email_mark, snippet
+from monitor.present.sanitize import header_text, html_text, markdown_href, markdown_text, one_line, safe_href
+from monitor.present.snippets import (
+    Snippet,
+    as_html,
+    as_markdown,
+    as_marked_text,
+    as_text,
+    email_mark,
+    feed_mark,
+    snippet,
+)
 from monitor.secrets import redact_url
 from monitor.store.matches import Match, Source
 
@@ -262,3 +272,122 @@ def digest_html(digest: Digest) -> str:
     parts.append(f"<p style=\"color:#999;font-size:12px\">press-monitor digest {html_text(digest.key)}"
                  f" (channel {html_text(digest.channel)})</p></body></html>")
     return "\n".join(parts)
+
+
+# -- chat message (Apprise) ---------------------------------------------------------
+
+CHAT_TITLE_CHARS = 200
+CHAT_DIGEST_MATCHES = 20  # a phone screen or two; the rest is counted
+
+
+def chat_title(content: Content) -> str:
+    """Only trusted words (our name, rule ids, counts): services that show a
+    title apart read it as plain text, others blend it into the body."""
+    if isinstance(content, Digest):
+        n = len(content.matches)
+        return f"press-monitor digest: {n} match{'es' if n != 1 else ''} ({', '.join(content.rules)})"
+    return f"press-monitor: {', '.join(content.rules)}"
+
+
+def chat_body(content: Content, body_format: str) -> str:
+    """The message in `body_format` ("markdown", "html" or "text"), every piece
+    of feed text escaped for it, so a title cannot add a link, markup or a line."""
+    if isinstance(content, Digest):
+        return _CHAT_DIGEST[body_format](content)
+    return _CHAT_MATCH[body_format](content)
+
+
+def _first_hit(alert: MatchAlert) -> Hit | None:
+    return next((h for h in alert.match.hits if h.rule in alert.rules), None)
+
+
+def _chat_facts(alert: MatchAlert) -> tuple[str, str]:
+    """(source line, rules line) as plain one-line text, still to be escaped."""
+    story = alert.match
+    date = when(story.published_at) if story.published_at else f"{when(story.ingested_at)} (stored)"
+    also = len(story.extra_sources)
+    source = f"{_source_line(story.source)}{_place(story)}, {date}" + (f" (+{also} more sources)" if also else "")
+    return source, ", ".join(alert.rules)
+
+
+def _chat_markdown(alert: MatchAlert) -> str:
+    story = alert.match
+    source, rules = _chat_facts(alert)
+    lines = [f"**{markdown_text(story.title, CHAT_TITLE_CHARS)}**", "",
+             f"Rules: {markdown_text(rules)}", "", f"Source: {markdown_text(source)}"]
+    if (hit := _first_hit(alert)) is not None:
+        lines += ["", f"> {as_markdown(snippet_of(story, hit))}"]
+    if (href := markdown_href(story.url)) is not None:
+        lines += ["", f"[Open the article]({href})"]
+    return "\n".join(lines)
+
+
+def _chat_html(alert: MatchAlert) -> str:
+    story = alert.match
+    source, rules = _chat_facts(alert)
+    parts = [f"<b>{html_text(one_line(story.title, CHAT_TITLE_CHARS))}</b>",
+             f"Rules: {html_text(rules)}", f"Source: {html_text(source)}"]
+    if (hit := _first_hit(alert)) is not None:
+        parts.append(f"<i>{as_html(snippet_of(story, hit), feed_mark)}</i>")
+    if safe_href(story.url):
+        parts.append(_link(story.url, "Open the article"))
+    return "<br>\n".join(parts)
+
+
+def _chat_text(alert: MatchAlert) -> str:
+    story = alert.match
+    source, rules = _chat_facts(alert)
+    lines = [one_line(story.title, CHAT_TITLE_CHARS), f"Rules: {rules}", f"Source: {source}"]
+    if (hit := _first_hit(alert)) is not None:
+        lines.append(as_marked_text(snippet_of(story, hit)))
+    if href := safe_href(story.url):
+        lines.append(one_line(href))
+    return "\n".join(lines)
+
+
+def _digest_lines(digest: Digest) -> tuple[list[MatchAlert], int]:
+    shown = list(digest.matches[:CHAT_DIGEST_MATCHES])
+    return shown, len(digest.matches) - len(shown)
+
+
+def _chat_digest_markdown(digest: Digest) -> str:
+    shown, more = _digest_lines(digest)
+    lines = [f"**{markdown_text(_digest_period(digest))}**", ""]
+    for alert in shown:
+        story = alert.match
+        title = markdown_text(story.title, 120)
+        href = markdown_href(story.url)
+        head = f"[{title}]({href})" if href else title
+        lines.append(f"- {head} ({markdown_text(_source_line(story.source))}; {markdown_text(', '.join(alert.rules))})")
+    if more:
+        lines.append(f"- … and {more} more")
+    return "\n".join(lines)
+
+
+def _chat_digest_html(digest: Digest) -> str:
+    shown, more = _digest_lines(digest)
+    items = [f"<li>{_link(a.match.url, one_line(a.match.title, 120))} "
+             f"({html_text(_source_line(a.match.source))}; {html_text(', '.join(a.rules))})</li>" for a in shown]
+    if more:
+        items.append(f"<li>… and {more} more</li>")
+    return f"<b>{html_text(_digest_period(digest))}</b>\n<ul>{''.join(items)}</ul>"
+
+
+def _chat_digest_text(digest: Digest) -> str:
+    shown, more = _digest_lines(digest)
+    lines = [_digest_period(digest)]
+    for alert in shown:
+        story = alert.match
+        link = f" {one_line(safe_href(story.url))}" if safe_href(story.url) else ""
+        lines.append(f"- {one_line(story.title, 120)} ({_source_line(story.source)}; {', '.join(alert.rules)}){link}")
+    if more:
+        lines.append(f"- … and {more} more")
+    return "\n".join(lines)
+
+
+def _digest_period(digest: Digest) -> str:
+    return f"{len(digest.matches)} matches from {when(digest.period_start)} to {when(digest.period_end)}"
+
+
+_CHAT_MATCH = {"markdown": _chat_markdown, "html": _chat_html, "text": _chat_text}
+_CHAT_DIGEST = {"markdown": _chat_digest_markdown, "html": _chat_digest_html, "text": _chat_digest_text}

@@ -151,7 +151,28 @@ class WebhookChannel(_Section):
         return f"{url.scheme}://{url.host}{port}/…"
 
 
-Channel = Annotated[EmailChannel | WebhookChannel, Field(discriminator="type")]
+class AppriseChannel(_Section):
+    """Chat and push services (Slack, Teams, Matrix, Telegram, ntfy…) through Apprise.
+
+    The Apprise URLs carry the service's token, so they come from a secret
+    reference, like every password: one URL or several, separated by
+    whitespace or new lines (a systemd credential file can hold one per line)."""
+
+    type: Literal["apprise"]
+    urls: SecretRef = Field(description="Apprise URLs (slack://…, ntfys://…), whitespace-separated")
+    format: Literal["markdown", "html", "text"] = Field(
+        default="markdown", description="how the message body is written; Apprise converts it per service"
+    )
+    timeout_s: float = Field(default=30.0, gt=0, description="for the whole delivery to every URL")
+
+    @property
+    def target(self) -> str:
+        """The URLs are a secret: say where they come from, not what they are."""
+        return f"apprise ({self.urls.describe()})"
+
+
+AnyChannel = EmailChannel | WebhookChannel | AppriseChannel
+Channel = Annotated[AnyChannel, Field(discriminator="type")]
 
 
 def zone(name: str) -> ZoneInfo:
@@ -247,7 +268,7 @@ class AlertSettings(_Section):
 
 
 def check_alerts(
-    channels: Mapping[str, EmailChannel | WebhookChannel],
+    channels: Mapping[str, AnyChannel],
     routes: Sequence[Route],
     settings: AlertSettings,
     rule_ids: Iterable[str],

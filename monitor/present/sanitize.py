@@ -13,6 +13,8 @@ terminal escape sequences, markup, or characters an XML document cannot carry.
 | HTML (email, dashboard)         | `html_text`   |
 | a link target in HTML or Atom   | `safe_href`   |
 | XML (the Atom feed)             | `xml_text`    |
+| Markdown (chat alerts)          | `markdown_text`, `markdown_href` |
+| a spreadsheet cell (CSV export) | `csv_cell`    |
 
 Jinja's autoescape and `monitor.present.snippets` escape with the same
 function as `html_text` (markupsafe's).
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from markupsafe import Markup, escape
 
@@ -99,3 +101,46 @@ def xml_text(value: object) -> str:
     """Plain text without the characters XML cannot carry (still to be escaped:
     this returns a plain `str`, which autoescape then escapes)."""
     return _XML_ILLEGAL.sub("", str(value))
+
+
+# Markdown punctuation Python-Markdown (what Apprise converts with) and chat
+# services read as markup. `<`, `>` and `&` become entities instead: Markdown
+# passes raw HTML through, and a backslash does not escape `<`.
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+\-.!|])")
+_MARKDOWN_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+
+
+def markdown_text(text: str | None, limit: int | None = None) -> str:
+    """Untrusted text as one line of Markdown that renders as exactly that text:
+    no emphasis, link, heading, list, table or HTML can come out of it."""
+    return markdown_escape(one_line(text, limit))
+
+
+def markdown_escape(text: str) -> str:
+    """The escaping of `markdown_text` alone, spaces kept as they are: for
+    pieces of a line already made one line (the runs of a snippet)."""
+    text = "".join(_MARKDOWN_ENTITIES.get(ch, ch) for ch in text)
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", text)
+
+
+def markdown_href(url: str | None) -> str | None:
+    """A feed-supplied URL fit for `[label](…)`: http(s) only (`safe_href`), and
+    every character that could end the link or open markup percent-encoded."""
+    href = safe_href(url)
+    if href is None:
+        return None
+    return quote(one_line(href), safe="/:?#@!$&'*+,;=%~-._")\
+        .replace("'", "%27").replace("*", "%2A").replace("!", "%21")
+
+
+# A spreadsheet reads a cell starting with one of these as a formula (OWASP
+# "CSV injection"): `=HYPERLINK(…)` in a feed title must stay text.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(text: str | None) -> str:
+    """Text for one CSV cell that a spreadsheet shows as text, never evaluates:
+    a leading `'` before anything a formula could start with."""
+    if not text:
+        return ""
+    return "'" + text if text.startswith(_FORMULA_START) else text

@@ -22,10 +22,12 @@ from dataclasses import dataclass
 from markupsafe import Markup, escape
 
 from monitor.items import Hit
+from monitor.present.sanitize import markdown_escape, one_line
 
 ELLIPSIS = "…"
 WIDTH = 60  # characters of context on each side, before the cut at a word
 _WHITESPACE = re.compile(r"\s+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +166,23 @@ def as_html(snippet: Snippet, mark: MarkTag) -> Markup:
     """Every run escaped; marked runs wrapped by `mark`, the only markup."""
     body = Markup("").join(escape(text) if m is None else mark(m, text) for text, m in snippet.runs)
     return Markup(ELLIPSIS if snippet.cut_left else "") + body + Markup(ELLIPSIS if snippet.cut_right else "")
+
+
+def as_markdown(snippet: Snippet) -> str:
+    """Every run escaped for Markdown, marked runs in bold (chat alerts)."""
+    body = "".join(_flat(text) if m is None else f"**{_flat(text)}**" for text, m in snippet.runs)
+    return (ELLIPSIS if snippet.cut_left else "") + body + (ELLIPSIS if snippet.cut_right else "")
+
+
+def as_marked_text(snippet: Snippet) -> str:
+    """Plain text with each marked run between asterisks, as people write emphasis in a chat."""
+    body = "".join(text if m is None else f"*{text}*" for text, m in snippet.runs)
+    return one_line((ELLIPSIS if snippet.cut_left else "") + body + (ELLIPSIS if snippet.cut_right else ""))
+
+
+def _flat(text: str) -> str:
+    """A run escaped for Markdown; controls as spaces, its own spaces kept."""
+    return markdown_escape(_CONTROL.sub(" ", text))
 
 
 def dashboard_mark(mark: Mark, text: str) -> Markup:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -63,6 +64,18 @@ class MatchFilter:
     since: date | None = None
     until: date | None = None
     hide_not_relevant: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where a newest-first reading of matches stopped: the last story's (stored at, id)."""
+
+    stored_at: datetime
+    id: int
+
+    @classmethod
+    def of(cls, match: Match) -> Position:
+        return cls(match.ingested_at, match.id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +238,46 @@ class DashboardQueries:
             ).all()
             matches = read_matches(conn, rows)
         return MatchPage(tuple(matches), total, page, per_page)
+
+    def match_slice(self, f: MatchFilter = MatchFilter(), *, after: Position | None = None,
+                    limit: int = 100) -> list[Match]:
+        """Up to `limit` matching stories, newest first, strictly after `after`.
+
+        Keyset pagination on (stored at, id): a story stored while a reader
+        pages is newer than every position handed out, so it never shifts a
+        page: nothing is repeated or skipped (unlike OFFSET). The export, the
+        CLI listing and the API read every match this way."""
+        conds = self._conditions(f)
+        if after is not None:
+            conds.append(or_(items_t.c.ingested_at < after.stored_at,
+                             and_(items_t.c.ingested_at == after.stored_at, items_t.c.id < after.id)))
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                item_select().where(*conds).order_by(items_t.c.ingested_at.desc(), items_t.c.id.desc()).limit(limit)
+            ).all()
+            return read_matches(conn, rows)
+
+    def all_matches(self, f: MatchFilter = MatchFilter(), *, batch: int = 500) -> Iterator[Match]:
+        """Every matching story, newest first, read `batch` at a time."""
+        after = None
+        while True:
+            found = self.match_slice(f, after=after, limit=batch)
+            yield from found
+            if len(found) < batch:
+                return
+            after = Position.of(found[-1])
+
+    def feed_id(self, name: str) -> int | None:
+        """The feed a person names: its number, URL or title (case aside)."""
+        if name.isdigit():
+            return int(name)
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(feeds_t.c.id)
+                .where(or_(feeds_t.c.url == name, func.lower(feeds_t.c.title) == name.lower()))
+                .order_by(feeds_t.c.id).limit(1)
+            ).first()
+        return None if row is None else int(row.id)
 
     def newest(self, *, rule: str | None = None, limit: int = 50) -> list[Match]:
         """The newest relevant matches, for the Atom feed."""

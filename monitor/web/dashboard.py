@@ -24,7 +24,9 @@ from monitor import logs
 from monitor.metrics import CONTENT_TYPE, DatabaseCollector, TickAgeCollector, exposition
 from monitor.store.queries import DashboardQueries
 from monitor.store.websub import SubscriptionStore
+from monitor.web.api import Api
 from monitor.web.atom import atom_endpoint
+from monitor.web.downloads import download_endpoint
 from monitor.web.health import HealthProbe, PollingProbe, healthz_endpoint
 from monitor.web.marking import TokenGuard, mark_endpoint
 from monitor.web.pages import Pages
@@ -46,7 +48,7 @@ def create_app(
     """The dashboard, Atom feed, /healthz and /metrics over `engine`, and the
     WebSub callback when given `websub`.
 
-    Raises `monitor.secrets.SecretError` when `settings.token` is set but
+    Raises `monitor.secrets.SecretError` when `settings.token` (or `api_token`) is set but
     cannot be read: better a clear stop at start than a dashboard that
     silently refuses every mark."""
     queries = DashboardQueries(engine)
@@ -81,6 +83,15 @@ def create_app(
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
         *(websub_routes(subscriptions, websub) if websub is not None else []),
     ]
+    # downloads of the matches page (issue 15)
+    routes += [
+        Route("/matches.csv", download_endpoint(queries, "csv", pages.error), name="matches_csv"),
+        Route("/matches.json", download_endpoint(queries, "json", pages.error), name="matches_json"),
+    ]
+    # the read API (issue 15): no routes at all without web.api_token
+    api = Api.from_settings(queries, settings)
+    if api is not None:
+        routes += api.routes()
     app = Starlette(
         routes=routes,
         middleware=[Middleware(SecurityHeaders),

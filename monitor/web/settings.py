@@ -26,6 +26,13 @@ class WebSettings(BaseModel):
         description="Host names answered besides loopback, base_url's and web.host's (e.g. a proxy's)",
     )
 
+    api_token: SecretRef | None = Field(
+        default=None, description="bearer token of the read API (/api/v1/…); unset = no API (404)"
+    )
+    api_rate_per_minute: int = Field(
+        default=120, ge=1, le=100_000, description="API requests per client address per minute (bursts up to it)"
+    )
+
     public_url: str | None = Field(
         default=None,
         description="where WebSub hubs reach this daemon (its /websub/ callbacks), e.g. through a reverse "
