@@ -396,7 +396,7 @@ class Poller:
                                                    self._credentials(feed, target))
         except FetchError as exc:
             if target != feed.url:  # the declared feed failed: the next poll starts from the page again
-                return await self._failed(feed, f"the feed its page declares ({target}): {exc}", exc.retry_after_s,
+                return await self._failed(feed, f"the page declares the feed {target}: {exc}", exc.retry_after_s,
                                           kind=exc.kind, unresolve=True)
             return await self._failed(feed, str(exc), exc.retry_after_s, gone=exc.gone, kind=exc.kind)
 
@@ -421,7 +421,10 @@ class Poller:
         except FetchError as exc:
             return await self._failed(feed, str(exc), exc.retry_after_s, kind=exc.kind, unresolve=True)
         except InputError as exc:
-            return await self._failed(feed, str(exc), None, kind="parse", unresolve=feed.reading == "feed")
+            if feed.reading == "feed":  # the declared feed: the next poll starts from the page again
+                return await self._failed(feed, f"the page declares the feed {target}, which cannot be read: {exc}",
+                                          None, kind="parse", unresolve=True)
+            return await self._failed(feed, str(exc), None, kind="parse")
         except WorkerDied as exc:  # twice, on this feed: most likely its cause (out of memory?)
             return await self._failed(feed, f"parse failed: {exc}", None, kind="parse")
         live = feed.last_success_at is not None  # a first poll takes the source's backlog
