@@ -8,8 +8,10 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from monitor.app import App
@@ -18,8 +20,15 @@ from monitor.store.feeds import FeedState, FeedStore
 from monitor.store.models import StoredItem
 from monitor.web.dashboard import create_app
 from tests.feedserver import FeedServer, feed_xml
-from tests.pipeline.test_polling import cycle, seed_entries, server, write_config  # noqa: F401 - server is a fixture
+from tests.pipeline.test_polling import cycle, seed_entries, write_config
 from tests.web.conftest import FakeProbe, LiveServer
+
+
+@pytest.fixture
+def server() -> Iterator[FeedServer]:
+    with FeedServer() as s:
+        yield s
+
 
 SITE = Path(__file__).parent.parent / "ingest" / "site"
 HTML = "text/html; charset=utf-8"
