@@ -200,3 +200,22 @@ def test_hostile_and_empty_pages_are_recorded_errors_and_the_good_page_still_pol
     assert "not an HTML page" in found[json_page].last_error
     assert "exceeds" in found[hostile["huge"]].last_error
     assert "404" in found[hostile["404"]].last_error
+
+
+def test_changing_how_a_source_is_read_resolves_it_again_without_the_old_validators(
+    server: FeedServer, tmp_path: Path, db_url: str
+) -> None:
+    home = server.add_feed("/site/", page("home-declares-feed.html"), HTML)
+    server.add_feed("/site/feed/press.xml", feed_xml(seed_entries()))
+    config = config_with(tmp_path, db_url, [{"url": home}])
+    cycle(config)
+    assert states(config)[home].resolved_as == "feed"
+
+    # the operator wants the home page itself read as a listing (it lists nothing: an error, said so)
+    config = config_with(tmp_path, db_url, [{"url": home, "kind": "page"}])
+    report = cycle(config)  # due at once: the change made it so
+    state = states(config)[home]
+    assert [p.result for p in report.polls] == ["error"]
+    assert (state.source_kind, state.resolved_as, state.etag) == ("page", None, None)
+    assert "listing page without articles" in state.last_error
+    assert not server.last_headers("/site/").get("if-none-match")
