@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from monitor.alerts.delivery import Delivery
     from monitor.alerts.dispatcher import Dispatcher, PassReport
     from monitor.alerts.routing import Router
+    from monitor.ingest.discovery import Discovery
     from monitor.items import Hit, Item, Result
     from monitor.pipeline import Pipeline
     from monitor.pipeline.replay import Loaded
@@ -260,6 +261,22 @@ def export_opml(app: App, *, include_disabled: bool) -> bytes:
     from monitor.feedlist import write_opml
 
     return write_opml(feed_states(app), include_disabled=include_disabled)
+
+
+def discover_source(app: App, url: str, *, selector: str | None = None, page: bool = False) -> Discovery:
+    """`monitor feeds discover`: what the poller would read at `url` (its feed, the feed
+    it declares, or its article links and the first article's text), fetched with the
+    config's fetch limits. InputError when nothing can be read there."""
+    import asyncio
+
+    from monitor.ingest.discovery import discover
+    from monitor.ingest.http import Fetcher
+
+    async def run() -> Discovery:
+        async with Fetcher(app.config.settings.fetch) as fetcher:
+            return await discover(fetcher, url, selector=selector, page=page)
+
+    return asyncio.run(run())
 
 
 def sync_feeds(app: App) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -22,6 +23,7 @@ from monitor.states import AlertState
 
 if TYPE_CHECKING:
     from monitor.app import App
+    from monitor.ingest.discovery import Discovery
 
 PROGRESS_MIN = 50  # show a progress bar on a terminal from this many units on
 
@@ -284,6 +286,7 @@ def feeds(click_ctx: click.Context, as_json: bool) -> None:
     from monitor import app as use
     from monitor.present.dates import duration, when
     from monitor.present.sanitize import printable
+    from monitor.present.sources import how_read
     from monitor.publishing import PublishingHours
     from monitor.report import feed_dict
 
@@ -305,6 +308,8 @@ def feeds(click_ctx: click.Context, as_json: bool) -> None:
             f"items seen {f.items_seen}, interval {duration(f.interval_s)}, "
             f"publishes every {duration(f.publish_gap_s)}"
         )
+        if reads := how_read(f.url, f.source_kind, f.link_selector, f.resolved_as, f.resolved_url):
+            click.echo(f"{'':<12} reads {printable(reads)}")
         if f.slower_because:
             click.echo(f"{'':<12} polled less often: {printable(f.slower_because)}")
         if f.id in push:
@@ -316,6 +321,75 @@ def feeds(click_ctx: click.Context, as_json: bool) -> None:
                        f"{printable(f.last_error)[:200]}")
         if f.disabled_reason:
             click.echo(f"{'':<12} disabled: {printable(f.disabled_reason)}")
+
+
+@feeds.command(name="discover")
+@click.argument("url")
+@click.option("--page", "as_page", is_flag=True, help='Read it as a listing page (kind = "page"), even if it is a feed.')
+@click.option("--links", "selector", metavar="CSS", help="CSS selector of the article links (as `links =` in the config).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+@pass_ctx
+def feeds_discover(ctx: Context, url: str, as_page: bool, selector: str | None, as_json: bool) -> None:
+    """Show what the daemon would read at URL, before you add it as a source.
+
+    A feed is read as a feed. An HTML page that declares its feed
+    (<link rel="alternate" type="application/rss+xml">) has that feed read
+    instead. Any other HTML page is a listing page: its article links become
+    items; shown with the text extracted from the first article. Fetched with
+    the [fetch] limits of the config (private addresses stay refused unless it
+    allows them); nothing is stored.
+
+    Exit status: 0 something can be read there; 2 bad URL or selector;
+    3 nothing can be read (not reachable, not a feed, no article links).
+    """
+    from urllib.parse import urlsplit
+
+    from monitor import app as use
+    from monitor.ingest.listing import check_selector
+
+    if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
+        raise click.BadParameter(f"{url!r} is not an http(s) URL", param_hint="URL")
+    if selector is not None:
+        try:
+            selector = check_selector(selector)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--links") from exc
+    found = use.discover_source(ctx.app, url, selector=selector, page=as_page)
+    if as_json:
+        from monitor.report import discovery_dict
+
+        click.echo(json.dumps(discovery_dict(found)))
+        return
+    _print_discovery(found)
+
+
+def _print_discovery(found: Discovery) -> None:
+    from monitor.present.sanitize import printable
+
+    if found.read_as == "feed" and found.declared_by:
+        click.echo(f"{printable(found.url)} is an HTML page that declares its feed:")
+        click.echo(f"  feed      {printable(found.feed_url)}")
+        for other in found.declared[1:]:
+            click.echo(f"  (also declared: {printable(other)})")
+    elif found.read_as == "feed":
+        click.echo(f"{printable(found.url)} is a feed:")
+    else:
+        click.echo(f"{printable(found.url)} is a listing page (it declares no feed): its article links become items")
+    click.echo(f"  title     {printable(found.title) or '(none)'}")
+    noun = "entries" if found.read_as == "feed" else "article links"
+    click.echo(f"  {noun}: {len(found.entries)}")
+    if found.problem:
+        click.echo(f"  problem   {printable(found.problem)}")
+    for item in found.entries[:50]:
+        click.echo(f"  - {printable(item.title)[:120] or '(no title)'}\n    {printable(item.url)}")
+    if len(found.entries) > 50:
+        click.echo(f"  … and {len(found.entries) - 50} more")
+    if found.article_url:
+        click.echo(f"first article: {printable(found.article_url)}")
+        if found.article_text is not None:
+            click.echo(textwrap.indent(textwrap.fill(printable(found.article_text)[:2000], width=100), "  "))
+        else:
+            click.echo(f"  ({printable(found.article_note)})")
 
 
 @feeds.command(name="export")

@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -111,6 +111,14 @@ class RetentionSettings(Section):
 class FeedEntry(Section):
     url: str
     title: str | None = None
+    kind: Literal["feed", "page"] = Field(
+        default="feed",
+        description="feed: a feed, or a web page resolved to the feed it declares, else read as a listing page; "
+        "page: a listing page whose article links become items",
+    )
+    links: str | None = Field(
+        default=None, description="CSS selector of a listing page's article links (default: found automatically)"
+    )
     interval_s: int | None = Field(
         default=None, ge=1, description="poll this source at most this often (slower than the latency target)"
     )
@@ -118,6 +126,14 @@ class FeedEntry(Section):
         default_factory=dict,
         description="request headers from secret references (credentials), sent only to the feed's own origin",
     )
+
+
+    @field_validator("links")
+    @classmethod
+    def _selector(cls, value: str | None) -> str | None:
+        from monitor.ingest.listing import check_selector  # cssselect, only when a selector is set
+
+        return None if value is None or not value.strip() else check_selector(value.strip())
 
 
 class LogSettings(Section):

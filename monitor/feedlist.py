@@ -21,7 +21,8 @@ def listed_feeds(config: Config) -> list[ListedFeed]:
     feeds: dict[str, ListedFeed] = {}
     for entry in config.settings.feeds:
         url = _check_url(entry.url, f"{config.path}: key 'feeds'")
-        feeds.setdefault(url, ListedFeed(url, entry.title, str(config.path), entry.interval_s))
+        feeds.setdefault(url, ListedFeed(url, entry.title, str(config.path), entry.interval_s, entry.kind,
+                                         entry.links))
     for opml in config.settings.opml:
         path = opml if opml.is_absolute() else config.base_dir / opml
         for feed in read_opml(path):
@@ -63,7 +64,8 @@ def read_opml(path: Path) -> list[ListedFeed]:
         where = f"{path}: outline {outline.get('text') or url!r}"
         url = _check_url(url.strip(), where)
         feeds.append(ListedFeed(url, outline.get("title") or outline.get("text"), str(path),
-                                _interval(outline.get("interval_s"), where)))
+                                _interval(outline.get("interval_s"), where), _kind(outline.get("kind"), where),
+                                _links(outline.get("links"), where)))
     return feeds
 
 
@@ -81,6 +83,10 @@ def write_opml(feeds: Sequence[FeedState], *, include_disabled: bool = False) ->
         outline = ET.SubElement(body, "outline", type="rss", text=title, title=title, xmlUrl=url)
         if feed.configured_interval_s:
             outline.set("interval_s", str(feed.configured_interval_s))
+        if feed.source_kind != "feed":
+            outline.set("kind", feed.source_kind)
+        if feed.link_selector:
+            outline.set("links", feed.link_selector)
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
 
@@ -92,6 +98,27 @@ def _interval(value: str | None, where: str) -> int | None:
     if not value.strip().isdigit() or int(value) < 1:
         raise ConfigError(f"{where}: attribute 'interval_s' must be a whole number of seconds, not {value!r}")
     return int(value)
+
+
+def _kind(value: str | None, where: str) -> str:
+    """An outline's `kind` attribute: "feed" (default) or "page" (a listing page)."""
+    if value is None or value.strip() == "feed":
+        return "feed"
+    if value.strip() != "page":
+        raise ConfigError(f"{where}: attribute 'kind' must be \"feed\" or \"page\", not {value!r}")
+    return "page"
+
+
+def _links(value: str | None, where: str) -> str | None:
+    """An outline's `links` attribute: a CSS selector of the page's article links."""
+    if value is None or not value.strip():
+        return None
+    from monitor.ingest.listing import check_selector
+
+    try:
+        return check_selector(value.strip())
+    except ValueError as exc:
+        raise ConfigError(f"{where}: attribute 'links': {exc}") from exc
 
 
 def _check_url(url: str, where: str) -> str:

@@ -16,10 +16,12 @@ from monitor.items import Hit, Item, Result
 from monitor.present.dates import iso
 from monitor.present.sanitize import printable
 from monitor.present.snippets import plain_snippet
+from monitor.present.sources import how_read
 from monitor.publishing import PublishingHours
 from monitor.secrets import redact_url, redact_urls
 
 if TYPE_CHECKING:
+    from monitor.ingest.discovery import Discovery
     from monitor.rules import SetAside
     from monitor.store.alerts import AlertRow, AttemptRow
     from monitor.store.feeds import FeedState
@@ -147,6 +149,10 @@ def feed_dict(f: FeedState) -> dict[str, Any]:
         "stale": f.stale, "lease_owner": f.lease_owner, "listed_in": f.listed_in,
         "configured_interval_s": f.configured_interval_s, "slower_because": f.slower_because,
         "busiest_hours": PublishingHours.of(f.publish_hours).busiest(),
+        "kind": f.source_kind, "links": f.link_selector, "resolved_as": f.resolved_as,
+        "resolved_url": redact_url(f.resolved_url) if f.resolved_url else None,
+        "reads": how_read(redact_url(f.url), f.source_kind, f.link_selector, f.resolved_as,
+                          redact_url(f.resolved_url) if f.resolved_url else None),
     }
 
 
@@ -164,3 +170,17 @@ def alert_dict(row: AlertRow, attempts: list[AttemptRow] | None = None) -> dict[
             for a in attempts
         ]
     return data
+
+
+def discovery_dict(found: Discovery) -> dict[str, Any]:
+    """`monitor feeds discover --json`."""
+    return {
+        "url": redact_url(found.url), "read_as": found.read_as, "title": found.title,
+        "feed_url": redact_url(found.feed_url) if found.feed_url else None,
+        "declared_by": redact_url(found.declared_by) if found.declared_by else None,
+        "declared": [redact_url(u) for u in found.declared], "problem": found.problem,
+        "entries": [{"title": i.title, "url": i.url and redact_url(i.url), "published": iso(i.published)}
+                    for i in found.entries],
+        "article": {"url": redact_url(found.article_url), "text": found.article_text, "note": found.article_note}
+        if found.article_url else None,
+    }

@@ -26,8 +26,8 @@ from urllib.parse import urlsplit
 
 from monitor import logs, metrics, schedule
 from monitor.config import ScheduleSettings
-from monitor.ingest import FeedError
-from monitor.ingest.http import Conditional, Fetcher, FetchError
+from monitor.errors import InputError
+from monitor.ingest.http import Conditional, Fetched, Fetcher, FetchError
 from monitor.items import Prepared, Result
 from monitor.pipeline.reports import CycleReport, PollReport
 from monitor.pipeline.steps import Pipeline
@@ -166,6 +166,11 @@ class _Committer:
             return self.pipeline.commit([(waiting.source, waiting.entries)])[0]
         except Exception as exc:
             return exc
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def _settle(future: asyncio.Future[T], outcome: T | BaseException) -> None:
@@ -384,11 +389,15 @@ class Poller:
 
     async def _poll(self, feed: FeedState) -> PollReport:
         started = time.monotonic()
+        target = feed.fetch_url  # the source's URL, or the feed its page declared
         try:
             with metrics.FETCH_SECONDS.time():
-                fetched = await self.fetcher.fetch(feed.url, Conditional(feed.etag, feed.last_modified),
-                                                   self.credentials.get(feed.url))
+                fetched = await self.fetcher.fetch(target, Conditional(feed.etag, feed.last_modified),
+                                                   self._credentials(feed, target))
         except FetchError as exc:
+            if target != feed.url:  # the declared feed failed: the next poll starts from the page again
+                return await self._failed(feed, f"the page declares the feed {target}: {exc}", exc.retry_after_s,
+                                          kind=exc.kind, unresolve=True)
             return await self._failed(feed, str(exc), exc.retry_after_s, gone=exc.gone, kind=exc.kind)
 
         now = self._now()
@@ -408,8 +417,13 @@ class Poller:
             return PollReport(feed.id, feed.url, "not-modified")
 
         try:
-            prepared = await self._prepare(feed.url, fetched.body, fetched.headers)
-        except FeedError as exc:
+            fetched, prepared = await self._read(feed, fetched)
+        except FetchError as exc:
+            return await self._failed(feed, str(exc), exc.retry_after_s, kind=exc.kind, unresolve=True)
+        except InputError as exc:
+            if feed.reading == "feed":  # the declared feed: the next poll starts from the page again
+                return await self._failed(feed, f"the page declares the feed {target}, which cannot be read: {exc}",
+                                          None, kind="parse", unresolve=True)
             return await self._failed(feed, str(exc), None, kind="parse")
         except WorkerDied as exc:  # twice, on this feed: most likely its cause (out of memory?)
             return await self._failed(feed, f"parse failed: {exc}", None, kind="parse")
@@ -431,10 +445,12 @@ class Poller:
                                     last_new_item_at=newest or feed.newest_entry_at),
             problem=f"malformed feed: {prepared.problem}" if prepared.problem else None,
             slower_because=plan.slower_because, publish_hours=list(hours.counts) if new else None,
+            resolved_as=prepared.read_as, resolved_url=prepared.declared_feed or feed.fetch_url,
         ))
         matched = sum(1 for r in new if r.hits)
         log.info(
-            "poll", feed=feed.url, result="fetched", items=len(prepared.entries), new=len(new), matched=matched,
+            "poll", feed=feed.url, result="fetched", read_as=prepared.read_as, items=len(prepared.entries),
+            new=len(new), matched=matched,
             malformed=prepared.problem is not None, next_poll_at=plan.next_poll_at.isoformat(),
             ms=round((time.monotonic() - started) * 1000),
         )
@@ -450,10 +466,43 @@ class Poller:
             configured_interval_s=feed.configured_interval_s, hours=hours, pushed=feed.pushed(now),
         )
 
-    async def _prepare(self, source: str, body: bytes, headers: Mapping[str, str]) -> PreparedFeed:
-        """Parse and prepare a feed document in a worker (FeedError: not a feed)."""
+    def _credentials(self, feed: FeedState, url: str) -> Mapping[str, str] | None:
+        """The source's request headers, for its own URL and others on its origin only."""
+        if url != feed.url and _origin(url) != _origin(feed.url):
+            return None
+        return self.credentials.get(feed.url)
+
+    async def _read(self, feed: FeedState, fetched: Fetched) -> tuple[Fetched, PreparedFeed]:
+        """Read a fetched document as the source says (`FeedState.reading`); a page that
+        declares its feed has that feed fetched and read instead (discovery). What was
+        fetched last (its validators are the ones to keep) and its entries, prepared.
+        InputError (FetchError among them) when nothing can be read."""
+        assert fetched.body is not None
+        prepared = await self._prepare(feed.url, fetched.body, fetched.headers, url=fetched.url,
+                                       reading=feed.reading, selector=feed.link_selector)
+        if prepared.declared_feed is None:
+            return fetched, prepared
+        declared = prepared.declared_feed
+        try:
+            fetched = await self.fetcher.fetch(declared, credentials=self._credentials(feed, declared))
+        except FetchError as exc:  # not `gone`: a 410 of the declared feed does not end the source
+            raise FetchError(exc.kind, f"the page declares the feed {declared}: {exc}",
+                             retry_after_s=exc.retry_after_s) from exc
+        assert fetched.body is not None
+        try:
+            prepared = await self._prepare(feed.url, fetched.body, fetched.headers, url=fetched.url, reading="feed")
+        except InputError as exc:
+            raise InputError(f"the page declares the feed {declared}, which cannot be read: {exc}") from exc
+        log.info("feed_discovered", feed=feed.url, declared=declared)
+        return fetched, replace(prepared, declared_feed=declared)
+
+    async def _prepare(
+        self, source: str, body: bytes, headers: Mapping[str, str], *, url: str | None = None,
+        reading: str = "feed", selector: str | None = None,
+    ) -> PreparedFeed:
+        """Read and prepare a fetched document in a worker (InputError: nothing to read in it)."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.cpu, prepare_feed, body, dict(headers), source)
+        return await loop.run_in_executor(self.cpu, prepare_feed, body, dict(headers), source, url, reading, selector)
 
     async def _commit(self, source: str, prepared: PreparedFeed, now: datetime, *, live: bool) -> list[Result]:
         """Commit a prepared document's entries; the results of the items stored new.
@@ -484,7 +533,8 @@ class Poller:
         return len(new)
 
     async def _failed(
-        self, feed: FeedState, error: str, retry_after_s: float | None, *, gone: bool = False, kind: str = "error"
+        self, feed: FeedState, error: str, retry_after_s: float | None, *, gone: bool = False, kind: str = "error",
+        unresolve: bool = False,
     ) -> PollReport:
         now = self._now()
         errors = feed.consecutive_errors + 1
@@ -494,7 +544,7 @@ class Poller:
         next_poll_at = plan.next_poll_at
         await self._db(
             self.feeds.record_failure, feed.id, self.owner, now=now, error=error, next_poll_at=next_poll_at,
-            gone=gone, slower_because=plan.slower_because,
+            gone=gone, slower_because=plan.slower_because, unresolve=unresolve,
         )
         if gone:
             log.warning("feed_disabled", feed=feed.url, reason=error)

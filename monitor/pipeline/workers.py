@@ -26,7 +26,7 @@ from typing import Any
 from monitor import logs
 from monitor.alerts.routing import Router
 from monitor.alerts.settings import Route
-from monitor.ingest import ParsedFeed, parse_feed
+from monitor.ingest.discovery import Reading, resolve
 from monitor.items import Item, Prepared
 from monitor.pipeline.steps import Pipeline
 from monitor.rules import compile_rules, load_rules
@@ -49,6 +49,8 @@ class PreparedFeed:
     entries: list[Prepared]
     hub: str | None = None  # the WebSub hub the document names
     self_url: str | None = None  # its rel="self" URL: the WebSub topic
+    read_as: str = "feed"  # "feed", or "page": a listing page whose entries are its article links
+    declared_feed: str | None = None  # an HTML page naming its feed: read that instead (no entries)
 
 
 def init_worker(rule_paths: Sequence[Path], routes: Sequence[Route] = ()) -> None:
@@ -56,10 +58,18 @@ def init_worker(rule_paths: Sequence[Path], routes: Sequence[Route] = ()) -> Non
     _pipeline = Pipeline(compile_rules(load_rules(rule_paths)), store=None, route=Router(routes))
 
 
-def prepare_feed(body: bytes, headers: Mapping[str, str], source: str) -> PreparedFeed:
-    """Raises FeedError for a document that is not a feed."""
+def prepare_feed(
+    body: bytes, headers: Mapping[str, str], source: str, url: str | None = None, reading: Reading = "feed",
+    selector: str | None = None,
+) -> PreparedFeed:
+    """Read one fetched document for `source` (`url`: where it came from, default the
+    source's URL) as `reading` says (`monitor.ingest.discovery`) and prepare its
+    entries. Raises InputError (FeedError, ...) for a document nothing can be read from."""
     assert _pipeline is not None, "init_worker() was not called in this process"
-    parsed: ParsedFeed = parse_feed(body, headers, source=source)
+    resolved = resolve(body, headers, source=source, url=url or source, reading=reading, selector=selector)
+    parsed = resolved.parsed
+    if parsed is None:
+        return PreparedFeed(None, None, None, [], [], read_as=resolved.read_as, declared_feed=resolved.declared_feed)
     return PreparedFeed(
         title=parsed.title,
         ttl_s=parsed.ttl_seconds,
@@ -68,6 +78,7 @@ def prepare_feed(body: bytes, headers: Mapping[str, str], source: str) -> Prepar
         entries=_pipeline.prepare(parsed.items),
         hub=parsed.hub,
         self_url=parsed.self_url,
+        read_as=resolved.read_as,
     )
 
 

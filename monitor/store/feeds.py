@@ -37,6 +37,8 @@ class ListedFeed:
     title: str | None
     listed_in: str
     interval_s: int | None = None  # the operator's slower interval for this source
+    kind: str = "feed"  # "feed" (a feed, or a page resolved by discovery) or "page" (a listing page)
+    links: str | None = None  # a listing page's CSS selector of article links (None: found automatically)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,22 @@ class FeedState:
     slower_because: str | None
     publish_hours: list[int] | None
     push_until: datetime | None  # a verified WebSub subscription pushes this feed's updates until then
+    source_kind: str  # as configured: "feed" or "page"
+    link_selector: str | None
+    resolved_as: str | None  # what the last good poll read: "feed" or "page" (None: not yet known)
+    resolved_url: str | None  # and from which URL: the source's own, or the feed its page declares
+
+    @property
+    def reading(self) -> str:
+        """How the next poll reads what it fetches (`monitor.ingest.discovery.Reading`)."""
+        if self.source_kind == "page":
+            return "page"
+        return "feed" if self.resolved_url not in (None, self.url) else "auto"
+
+    @property
+    def fetch_url(self) -> str:
+        """What the next poll fetches: the feed the page declared, else the source's URL."""
+        return self.resolved_url if self.reading == "feed" and self.resolved_url else self.url
 
     def pushed(self, now: datetime) -> bool:
         return self.push_until is not None and self.push_until > now
@@ -106,6 +124,8 @@ class Success:
     problem: str | None = None  # a malformed-but-usable feed succeeds, and still says what is wrong
     slower_because: str | None = None  # why the next poll is past the latency target
     publish_hours: list[int] | None = None  # None: keep the stored ones
+    resolved_as: str | None = None  # what was read ("feed" or "page") and from where
+    resolved_url: str | None = None
 
     def params(self, owner: str) -> dict[str, object]:
         return {
@@ -116,6 +136,7 @@ class Success:
             "slower_because": self.slower_because,
             "b_title": self.title or None, "b_publish_gap_s": self.publish_gap_s,
             "b_newest_entry_at": self.newest_entry_at, "b_publish_hours": self.publish_hours,
+            "b_resolved_as": self.resolved_as, "b_resolved_url": self.resolved_url,
         }
 
 
@@ -136,7 +157,7 @@ _RECORD_SUCCESS = (
             "stale", "last_error", "last_error_at", "slower_because",
         )}
         | {name: _keep_unless_given(name)
-           for name in ("title", "publish_gap_s", "newest_entry_at", "publish_hours")}
+           for name in ("title", "publish_gap_s", "newest_entry_at", "publish_hours", "resolved_as", "resolved_url")}
         | {"consecutive_errors": 0, "lease_owner": None, "lease_until": None}
     )
 )
@@ -181,7 +202,8 @@ class FeedStore:
             now = now or database_now(conn)
             rows = conn.execute(
                 select(feeds_t.c.id, feeds_t.c.url, feeds_t.c.enabled, feeds_t.c.disabled_reason,
-                       feeds_t.c.listed_in, feeds_t.c.title, feeds_t.c.configured_interval_s)
+                       feeds_t.c.listed_in, feeds_t.c.title, feeds_t.c.configured_interval_s,
+                       feeds_t.c.source_kind, feeds_t.c.link_selector)
                 .where(feeds_t.c.kind == "http")
             ).all()
             known = {r.url: r for r in rows}
@@ -193,6 +215,7 @@ class FeedStore:
                             url=url, kind="http", title=feed.title, listed_in=feed.listed_in,
                             enabled=True, next_poll_at=now, consecutive_errors=0, items_seen=0,
                             stale=False, created_at=now, configured_interval_s=feed.interval_s,
+                            source_kind=feed.kind, link_selector=feed.links,
                         ).returning(feeds_t.c.id)
                     ).first()
                     added += inserted is not None
@@ -204,6 +227,10 @@ class FeedStore:
                     values["configured_interval_s"] = feed.interval_s
                 if feed.title and row.title != feed.title:
                     values["title"] = feed.title
+                if (row.source_kind, row.link_selector) != (feed.kind, feed.links):
+                    # read differently from now on: resolve again, without the old validators
+                    values.update(source_kind=feed.kind, link_selector=feed.links, resolved_as=None,
+                                  resolved_url=None, etag=None, last_modified=None, next_poll_at=now)
                 if not row.enabled and row.disabled_reason == REMOVED:
                     values.update(enabled=True, disabled_reason=None, next_poll_at=now)
                     restored += 1
@@ -320,13 +347,16 @@ class FeedStore:
 
     def record_failure(
         self, feed_id: int, owner: str, *, now: datetime, error: str, next_poll_at: datetime, gone: bool = False,
-        slower_because: str | None = None,
+        slower_because: str | None = None, unresolve: bool = False,
     ) -> bool:
+        """`unresolve`: the feed a page declared failed; the next poll starts from the page again."""
         values: dict[str, object] = dict(
             next_poll_at=next_poll_at, last_polled_at=now, last_error=error, last_error_at=now,
             consecutive_errors=feeds_t.c.consecutive_errors + 1, lease_owner=None, lease_until=None,
             slower_because=slower_because,
         )
+        if unresolve:
+            values.update(resolved_as=None, resolved_url=None, etag=None, last_modified=None)
         if gone:
             values.update(enabled=False, disabled_reason=f"410 Gone: {error}")
         return self._update_held(feed_id, owner, values)

@@ -97,6 +97,13 @@ class Feed(Base):
     slower_because: Mapped[str | None] = mapped_column(String(200))  # why the next poll is past the target
     # publications per hour of the week; a None given means SQL NULL ("keep" in FeedStore), not JSON null
     publish_hours: Mapped[list[int] | None] = mapped_column(JSON(none_as_null=True))
+    # configured: "feed" (a feed, or a page resolved by discovery) or "page" (a listing page)
+    source_kind: Mapped[str] = mapped_column(String(10), default="feed", server_default="feed")
+    link_selector: Mapped[str | None] = mapped_column(String(500))  # the operator's CSS selector of article links
+    # what the URL was resolved to at the last good poll: "feed" or "page", and the URL read
+    # (the source's own, or the feed its page declares); None: not yet, or to be resolved again
+    resolved_as: Mapped[str | None] = mapped_column(String(10))
+    resolved_url: Mapped[str | None] = mapped_column(String(2048))
 
 
 class StoredItem(Base):

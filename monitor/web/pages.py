@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
+from monitor.present.sources import how_read
 from monitor.states import FeedHealth
 from monitor.store.queries import DashboardQueries, FeedActivity, MatchNotFound
 from monitor.store.websub import SubscriptionStore, SubscriptionView
@@ -101,5 +102,7 @@ class Pages:
                 "nav": "feeds", "feeds": feeds, "labels": HEALTH_LABELS, "now": now,
                 "summary": [(h, HEALTH_LABELS[h], summary.get(h, 0)) for h in HEALTH_ORDER],
                 "push": {feed_id: describe(view, now) for feed_id, view in subscriptions.items()},
+                "reads": {f.state.id: how_read(f.state.url, f.state.source_kind, f.state.link_selector,
+                                               f.state.resolved_as, f.state.resolved_url) for f in feeds},
             },
         )
