@@ -46,6 +46,9 @@ FEED = {
         "stale": {"type": "boolean"}, "listed_in": _NSTR, "configured_interval_s": {"type": ["integer", "null"]},
         "slower_because": _NSTR, "busiest_hours": {"type": "array", "items": _STR},
         "items_per_day": {"type": "number"},
+        "kind": {"enum": ["feed", "page"]}, "links": _NSTR,
+        "resolved_as": {"enum": ["feed", "page", None]}, "resolved_url": _NSTR,
+        "reads": {"type": "string", "description": "How the source is read: the feed, a declared feed, a listing"},
     },
 }
 
