@@ -106,7 +106,7 @@ def main() -> None:
         candidates["monitor.ingest.article (chosen)"] = _ours
     except ImportError:
         pass
-    print(f"| candidate | precision | recall | pages/s (1 core) | per layout |")
+    print("| candidate | precision | recall | pages/s (1 core) | per layout |")
     print("| --- | --- | --- | --- | --- |")
     for name, extract in candidates.items():
         r = score(extract, site)

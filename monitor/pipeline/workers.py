@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future, InvalidStateError, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,8 @@ from monitor import logs
 from monitor.alerts.routing import Router
 from monitor.alerts.settings import Route
 from monitor.ingest import ParsedFeed, parse_feed
-from monitor.items import Item, Prepared
+from monitor.ingest.summaries import FulltextMode, wants_article
+from monitor.items import ArticlePage, Item, Prepared
 from monitor.pipeline.steps import Pipeline
 from monitor.rules import compile_rules, load_rules
 
@@ -49,6 +50,7 @@ class PreparedFeed:
     entries: list[Prepared]
     hub: str | None = None  # the WebSub hub the document names
     self_url: str | None = None  # its rel="self" URL: the WebSub topic
+    wanted: list[tuple[int, Item]] = field(default_factory=list)  # (index, raw entry) whose article to fetch
 
 
 def init_worker(rule_paths: Sequence[Path], routes: Sequence[Route] = ()) -> None:
@@ -56,10 +58,16 @@ def init_worker(rule_paths: Sequence[Path], routes: Sequence[Route] = ()) -> Non
     _pipeline = Pipeline(compile_rules(load_rules(rule_paths)), store=None, route=Router(routes))
 
 
-def prepare_feed(body: bytes, headers: Mapping[str, str], source: str) -> PreparedFeed:
-    """Raises FeedError for a document that is not a feed."""
+def prepare_feed(
+    body: bytes, headers: Mapping[str, str], source: str, fulltext: FulltextMode = "never"
+) -> PreparedFeed:
+    """Raises FeedError for a document that is not a feed. Every entry is prepared as
+    the feed gives it; those whose article `fulltext` calls for are also listed in
+    `wanted`, for the poller to fetch (only the new ones) and `prepare_articles`."""
     assert _pipeline is not None, "init_worker() was not called in this process"
     parsed: ParsedFeed = parse_feed(body, headers, source=source)
+    wanted = [(i, item) for i, (item, want) in enumerate(zip(parsed.items, wants_article(parsed.items, fulltext),
+                                                             strict=True)) if want]
     return PreparedFeed(
         title=parsed.title,
         ttl_s=parsed.ttl_seconds,
@@ -68,7 +76,14 @@ def prepare_feed(body: bytes, headers: Mapping[str, str], source: str) -> Prepar
         entries=_pipeline.prepare(parsed.items),
         hub=parsed.hub,
         self_url=parsed.self_url,
+        wanted=wanted,
     )
+
+
+def prepare_articles(items: Sequence[Item], pages: Sequence[ArticlePage]) -> list[Prepared]:
+    """Entries with their fetched articles: extracted and prepared (`Pipeline.prepare`)."""
+    assert _pipeline is not None, "init_worker() was not called in this process"
+    return _pipeline.prepare(items, pages)
 
 
 def prepare_items(items: Sequence[Item]) -> list[Prepared]:

@@ -37,6 +37,8 @@ class ListedFeed:
     title: str | None
     listed_in: str
     interval_s: int | None = None  # the operator's slower interval for this source
+    fulltext: str = "auto"  # fetch linked articles: "auto" (summaries), "always", "never"
+    robots: bool = True  # honour robots.txt for those fetches
 
 
 @dataclass(frozen=True, slots=True)
