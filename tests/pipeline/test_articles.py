@@ -249,3 +249,21 @@ def make_due(config: Path) -> None:
             conn.execute(update(Feed).values(next_poll_at=datetime.now(UTC) - timedelta(seconds=1)))
     finally:
         app.engine.dispose()
+
+
+def test_monitor_feeds_shows_articles_that_could_not_be_fetched(
+    site: FeedServer, tmp_path: Path, db_url: str
+) -> None:
+    from click.testing import CliRunner
+
+    from monitor.cli import main
+
+    url = site.add_feed("/broken.xml", feed_xml([{"title": "T", "link": site.hostile_url("500"), "guid": "g",
+                                                  "description": "The ILO met… Read more"}]))
+    config = write_config(tmp_path, db_url, [{"url": url}])
+    cycle(config)
+    result = CliRunner().invoke(main, ["--config", str(config), "feeds"])
+    assert result.exit_code == 0, result.output
+    assert "articles: 1 to retry, 0 given up; last error: HTTP 500" in result.output
+    as_json = json.loads(CliRunner().invoke(main, ["--config", str(config), "feeds", "--json"]).output)
+    assert as_json["articles"].startswith("articles: 1 to retry")
