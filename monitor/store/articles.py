@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, case, delete, func, or_, select, update
 
 from monitor.items import ARTICLE_MISSING, Item, Prepared
+from monitor.states import AlertState
 from monitor.store._batch import due_at, idempotency_key
 from monitor.store._statements import Statements, feeds_t, hits_t, items_t, retries_t
 from monitor.store.engine import database_now
@@ -119,7 +120,7 @@ class ArticleRetries:
             rows = {request.channel: {
                 "item_id": item_id, "channel": request.channel, "mode": str(request.mode),
                 "rules": list(request.rules), "idempotency_key": idempotency_key(item, request.channel),
-                "state": "pending", "attempts": 0, "created_at": now, "next_attempt_at": due_at(request, now),
+                "state": str(AlertState.PENDING), "attempts": 0, "created_at": now, "next_attempt_at": due_at(request, now),
                 "kind": "item",
             } for request in prepared.alerts}
             return tuple(r.id for r in conn.execute(self._sql.insert_alerts, list(rows.values())))
