@@ -257,6 +257,17 @@ def push_states(app: App) -> dict[int, str]:
         return {feed_id: describe(view, now) for feed_id, view in SubscriptionStore(app.engine).views().items()}
 
 
+def article_states(app: App) -> dict[int, str]:
+    """feed id -> its articles that could not be fetched, in one line
+    ("articles: 2 to retry, 1 given up; last error: HTTP 500 …"), for feeds that have any."""
+    from monitor.store.articles import ArticleRetries
+
+    with app.database():
+        counts = ArticleRetries(app.engine).counts()
+    return {feed_id: f"articles: {c.pending} to retry, {c.gave_up} given up; last error: {c.last_error}"
+            for feed_id, c in counts.items()}
+
+
 def export_opml(app: App, *, include_disabled: bool) -> bytes:
     from monitor.feedlist import write_opml
 

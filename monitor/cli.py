@@ -293,9 +293,10 @@ def feeds(click_ctx: click.Context, as_json: bool) -> None:
     app = click_ctx.find_object(Context).app  # type: ignore[union-attr]
     states = use.feed_states(app)
     push = use.push_states(app)
+    articles = use.article_states(app)
     if as_json:
         for f in states:
-            click.echo(json.dumps(feed_dict(f) | {"push": push.get(f.id)}))
+            click.echo(json.dumps(feed_dict(f) | {"push": push.get(f.id), "articles": articles.get(f.id)}))
         return
     if not states:
         click.echo("no feeds: list some under [[feeds]] or opml = [...] in the config, then start the daemon")
@@ -314,6 +315,8 @@ def feeds(click_ctx: click.Context, as_json: bool) -> None:
             click.echo(f"{'':<12} polled less often: {printable(f.slower_because)}")
         if f.id in push:
             click.echo(f"{'':<12} {printable(push[f.id])[:300]}")
+        if f.id in articles:
+            click.echo(f"{'':<12} {printable(articles[f.id])[:300]}")
         if busiest := PublishingHours.of(f.publish_hours).busiest():
             click.echo(f"{'':<12} publishes most at {', '.join(busiest)} (UTC)")
         if f.last_error:

@@ -126,7 +126,11 @@ class FeedEntry(Section):
         default_factory=dict,
         description="request headers from secret references (credentials), sent only to the feed's own origin",
     )
-
+    fulltext: Literal["auto", "always", "never"] = Field(
+        default="auto",
+        description="fetch each new entry's linked article: when the entry looks like a summary, always, or never",
+    )
+    robots: bool = Field(default=True, description="honour the site's robots.txt when fetching articles")
 
     @field_validator("links")
     @classmethod
@@ -134,6 +138,16 @@ class FeedEntry(Section):
         from monitor.ingest.listing import check_selector  # cssselect, only when a selector is set
 
         return None if value is None or not value.strip() else check_selector(value.strip())
+
+
+class ArticleSettings(Section):
+    """Fetching the linked article of a summary-only entry (`fulltext`)."""
+
+    max_bytes: int = Field(default=5 * 1024 * 1024, gt=0, description="an article page larger than this is not read")
+    retry_first_s: int = Field(default=300, ge=1, description="a failed article fetch is tried again after this")
+    retry_max_s: int = Field(default=3600, ge=1, description="the longest wait between two tries (backoff doubles)")
+    retry_for_s: int = Field(default=24 * 3600, ge=0, description="tries stop this long after the first one")
+    concurrency: int = Field(default=16, ge=1, description="article fetches of one feed in flight at once")
 
 
 class LogSettings(Section):
@@ -160,6 +174,7 @@ class Settings(BaseSettings):
     fetch: FetchSettings = Field(default_factory=FetchSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    articles: ArticleSettings = Field(default_factory=ArticleSettings)
     feeds: list[FeedEntry] = Field(default_factory=list, description="feeds listed inline")
     opml: list[Path] = Field(
         default_factory=list, description="OPML feed lists, relative to the config file"

@@ -41,13 +41,15 @@ from monitor.alerts.dispatcher import Dispatcher
 from monitor.app import App, owner_id, prepare_database
 from monitor.config import load_config
 from monitor.errors import ConfigError, MonitorError
-from monitor.feedlist import feed_headers
+from monitor.feedlist import feed_headers, listed_feeds
 from monitor.ingest import FeedError
 from monitor.ingest.http import Fetcher
 from monitor.notify import Notifier
+from monitor.pipeline.articles import article_step_factory, policies_of
 from monitor.pipeline.polling import CycleReport, Poller, PollHealth
 from monitor.pipeline.workers import init_worker, make_pool
 from monitor.secrets import SecretError
+from monitor.store.articles import ArticleRetries
 from monitor.store.feeds import FeedStore
 from monitor.store.websub import SubscriptionStore
 from monitor.web.dashboard import create_app
@@ -113,11 +115,18 @@ async def build(
         subscriber = Subscriber(SubscriptionStore(app.engine), fetcher, db, public_url=settings.web.public_url,
                                 lease_s=settings.web.websub_lease_s, owner=owner)
     # Per origin, per_host fetches run and as many wait to take over their connections.
+    pipeline = app.pipeline()
+    store = pipeline.store
+    assert store is not None
     poller = Poller(
-        feeds=FeedStore(app.engine), pipeline=app.pipeline(), fetcher=fetcher, cpu=cpu, db=db,
+        feeds=FeedStore(app.engine), pipeline=pipeline, fetcher=fetcher, cpu=cpu, db=db,
         settings=settings.schedule, owner=owner, capacity=settings.fetch.concurrency * 2,
         per_origin=settings.fetch.per_host_concurrency * 2, on_alerts=on_alerts, health=health,
         credentials=credentials, on_hub=subscriber.discovered if subscriber is not None else None,
+        articles=article_step_factory(
+            fetcher=fetcher, cpu=cpu, settings=settings.articles, unseen=store.unseen,
+            retries=ArticleRetries(app.engine), policies=policies_of(listed_feeds(app.config)),
+        ),
     )
     return Runtime(app, poller, fetcher, cpu, app.dispatcher(owner, db, clock), schedules(routes), subscriber)
 

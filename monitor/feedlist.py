@@ -14,6 +14,8 @@ from monitor.errors import ConfigError
 from monitor.secrets import SecretError, redact_url, resolve
 from monitor.store.feeds import FeedState, ListedFeed
 
+FULLTEXT_MODES = ("auto", "always", "never")
+
 
 def listed_feeds(config: Config) -> list[ListedFeed]:
     """Every feed the config names, inline first, then each OPML file in order.
@@ -22,7 +24,7 @@ def listed_feeds(config: Config) -> list[ListedFeed]:
     for entry in config.settings.feeds:
         url = _check_url(entry.url, f"{config.path}: key 'feeds'")
         feeds.setdefault(url, ListedFeed(url, entry.title, str(config.path), entry.interval_s, entry.kind,
-                                         entry.links))
+                                         entry.links, entry.fulltext, entry.robots))
     for opml in config.settings.opml:
         path = opml if opml.is_absolute() else config.base_dir / opml
         for feed in read_opml(path):
@@ -65,7 +67,8 @@ def read_opml(path: Path) -> list[ListedFeed]:
         url = _check_url(url.strip(), where)
         feeds.append(ListedFeed(url, outline.get("title") or outline.get("text"), str(path),
                                 _interval(outline.get("interval_s"), where), _kind(outline.get("kind"), where),
-                                _links(outline.get("links"), where)))
+                                _links(outline.get("links"), where), _fulltext(outline.get("fulltext"), where),
+                                _robots(outline.get("robots"), where)))
     return feeds
 
 
@@ -119,6 +122,24 @@ def _links(value: str | None, where: str) -> str | None:
         return check_selector(value.strip())
     except ValueError as exc:
         raise ConfigError(f"{where}: attribute 'links': {exc}") from exc
+
+
+def _fulltext(value: str | None, where: str) -> str:
+    """An outline's `fulltext` attribute: when to fetch its entries' articles."""
+    if value is None:
+        return "auto"
+    if value.strip().lower() not in FULLTEXT_MODES:
+        raise ConfigError(f"{where}: attribute 'fulltext' must be one of {', '.join(FULLTEXT_MODES)}, not {value!r}")
+    return value.strip().lower()
+
+
+def _robots(value: str | None, where: str) -> bool:
+    """An outline's `robots` attribute: "false" lets its articles be fetched whatever robots.txt says."""
+    if value is None:
+        return True
+    if value.strip().lower() not in ("true", "false"):
+        raise ConfigError(f"{where}: attribute 'robots' must be true or false, not {value!r}")
+    return value.strip().lower() == "true"
 
 
 def _check_url(url: str, where: str) -> str:

@@ -44,9 +44,35 @@ class Item:
     place: str | None = None  # dateline place: "Minsk"
     path: str | None = None  # fixture file this item was replayed from
     flags: tuple[str, ...] = field(default=())  # e.g. "malformed-feed", "encoding-guessed"
+    summary: str | None = None  # the feed's own text, when `text` is the linked article's
+
 
     def replace(self, **changes: object) -> Item:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+ARTICLE_MISSING = "article-missing"  # the article could not be fetched (yet): classified on the feed's text
+ARTICLE_DISALLOWED = "article-disallowed"  # robots.txt forbids fetching it
+ARTICLE_UNREADABLE = "article-unreadable"  # fetched, but no main text could be extracted
+
+
+@dataclass(frozen=True, slots=True)
+class ArticlePage:
+    """An entry's linked article as fetched: what the article step extracts from."""
+
+    url: str  # where it was read from, after redirects
+    body: bytes
+    encoding: str | None = None  # the charset the server declared
+
+
+@dataclass(frozen=True, slots=True)
+class RetryArticle:
+    """An entry's article that could not be fetched: when to try it again, and until when."""
+
+    url: str
+    error: str
+    next_attempt_at: datetime
+    give_up_at: datetime
 
 
 class Hit(NamedTuple):
@@ -94,6 +120,7 @@ class Prepared:
     canonical_url: str | None
     alerts: Sequence[AlertRequest] = ()
     delay_s: float | None = None  # publication to first sight by a live poll (None: unknown, or a backlog)
+    retry_article: RetryArticle | None = None  # its article could not be fetched: try again later
 
 
 SourceBatch = tuple[str, Sequence[Prepared]]

@@ -56,17 +56,30 @@ WEBSUB_PUSHES = Counter(
     "monitor_websub_pushes", "Deliveries at the WebSub callback by result (accepted, unsigned, bad-signature, "
     "unknown: no such subscription).", ["result"], registry=REGISTRY,
 )
+ARTICLE_FETCHES = Counter(
+    "monitor_article_fetches", "Linked articles fetched for summary-only entries, by result (extracted, "
+    "unreadable: no main text, disallowed: robots.txt, failed: to be tried again, gave-up).",
+    ["result"], registry=REGISTRY,
+)
+ARTICLE_RESULTS = ("extracted", "unreadable", "disallowed", "failed", "gave-up")
 FETCH_RESULTS = ("new", "unchanged", "not-modified", "error")
 PUSH_RESULTS = ("accepted", "unsigned", "bad-signature", "unknown")
 for _result in FETCH_RESULTS:  # every series exists from the start, at zero
     FETCHES.labels(result=_result)
 for _result in PUSH_RESULTS:
     WEBSUB_PUSHES.labels(result=_result)
+for _result in ARTICLE_RESULTS:
+    ARTICLE_FETCHES.labels(result=_result)
 
 
 def record_poll(result: str) -> None:
     """Count one finished poll by its result."""
     FETCHES.labels(result=result).inc()
+
+
+def record_article(result: str) -> None:
+    """Count one article fetch by its result (ARTICLE_RESULTS)."""
+    ARTICLE_FETCHES.labels(result=result).inc()
 
 
 def record_push(result: str) -> None:

@@ -121,19 +121,17 @@ async def discover(fetcher: Fetcher, url: str, *, selector: str | None = None, p
 
 
 async def _with_first_article(fetcher: Fetcher, found: Discovery) -> Discovery:
-    """The listing's first article, extracted as the article step would (once the
-    extractor is in: `monitor.ingest.article`)."""
+    """The listing's first article, extracted as the article step does."""
     from dataclasses import replace
 
     first = next((item.url for item in found.entries if item.url), None)
     if first is None:
         return found
+    from monitor.ingest.article import extract_article
+    from monitor.ingest.http import ACCEPT_HTML
+
     try:
-        from monitor.ingest.article import extract_article  # whole-article extraction (issue 12)
-    except ImportError:
-        return replace(found, article_url=first, article_note="article extraction is not part of this build")
-    try:
-        fetched = await fetcher.fetch(first)
+        fetched = await fetcher.fetch(first, accept=ACCEPT_HTML)
     except InputError as exc:
         return replace(found, article_url=first, article_note=f"the article could not be fetched: {exc}")
     assert fetched.body is not None

@@ -23,12 +23,14 @@ from typing import Final
 import charset_normalizer
 
 from monitor.errors import InputError
+from monitor.ingest.article import extract_article
 from monitor.ingest.feed import ENCODING_GUESSED, FeedError, parse_feed
 from monitor.ingest.textfile import parse_text
 from monitor.items import Item
 
 __all__ = [
     "FEED_SUFFIXES",
+    "HTML_SUFFIXES",
     "STDIN",
     "TEXT_SUFFIXES",
     "FixtureError",
@@ -39,7 +41,8 @@ __all__ = [
 
 TEXT_SUFFIXES: Final = frozenset({".txt"})
 FEED_SUFFIXES: Final = frozenset({".xml", ".rss", ".atom", ".rdf"})
-_KNOWN: Final = TEXT_SUFFIXES | FEED_SUFFIXES
+HTML_SUFFIXES: Final = frozenset({".html", ".htm"})  # an article page: its main text, as the daemon extracts it
+_KNOWN: Final = TEXT_SUFFIXES | FEED_SUFFIXES | HTML_SUFFIXES
 STDIN: Final = "-"
 TEXT_SOURCE: Final = "replay:files"
 _HAS_WORD: Final = re.compile(r"[^\W_]")
@@ -131,6 +134,8 @@ def read_fixture(path: Path | None) -> bytes:
 def load_fixture(path: Path | None, data: bytes) -> list[Item]:
     """Turn one fixture's bytes into Items: one for a text file, one per feed entry."""
     where = STDIN if path is None else str(path)
+    if path is not None and path.suffix.lower() in HTML_SUFFIXES:
+        return [_load_article(path, where, data)]
     if _is_feed(path, data):
         return _load_feed(path, where, data)
     text, guessed = _decode_text(path, data)
@@ -157,6 +162,16 @@ def _load_feed(path: Path | None, where: str, data: bytes) -> list[Item]:
         raise FixtureError(path, str(error)) from error
     source = f"replay:{parsed.link}" if parsed.link else f"replay:{name}"
     return [item.replace(source=source, path=where) for item in parsed.items]
+
+
+def _load_article(path: Path, where: str, data: bytes) -> Item:
+    """An article page, extracted as the daemon extracts a fetched article
+    (`monitor.ingest.article`): the headline the page gives, its main text."""
+    article = extract_article(data, path.resolve().as_uri())
+    if article is None:
+        raise FixtureError(path, "no article text found in the page")
+    return Item(source=TEXT_SOURCE, guid="sha256:" + hashlib.sha256(data).hexdigest(),
+                title=article.title or path.stem, text=article.text, language=article.language, path=where)
 
 
 def _decode_text(path: Path | None, data: bytes) -> tuple[str, bool]:

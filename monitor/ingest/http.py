@@ -53,6 +53,7 @@ from monitor.errors import InputError
 from monitor.ingest.netguard import AddressPolicy, AddressRefused, GuardedBackend, Resolver
 
 __all__ = [
+    "ACCEPT_HTML",
     "Conditional",
     "FetchError",
     "FetchErrorKind",
@@ -70,6 +71,8 @@ ACCEPT: Final = (
     "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
     "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 )
+#: What article and listing pages are fetched with.
+ACCEPT_HTML: Final = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 #: Only what we can inflate with a bounded output size ourselves.
 ACCEPT_ENCODING: Final = "gzip, deflate"
 #: Largest piece inflated at once; bounds the transient memory of decoding.
@@ -198,10 +201,13 @@ class Fetcher:
         await self._client.aclose()
 
     async def fetch(
-        self, url: str, conditional: Conditional = Conditional(), credentials: Mapping[str, str] | None = None
+        self, url: str, conditional: Conditional = Conditional(), credentials: Mapping[str, str] | None = None,
+        *, accept: str = ACCEPT, max_bytes: int | None = None,
     ) -> Fetched:
         """Fetch `url`; return its body (or a 304) or raise FetchError. `credentials`:
         request headers sent to `url`'s origin only, never across a redirect to another.
+        `accept`: what we ask for (feeds by default; `ACCEPT_HTML` for pages);
+        `max_bytes`: a smaller cap than the configured one, for this fetch.
 
         The per-host slot is taken before the global one: a fetch queued
         behind a slow host must not sit on a global slot other hosts could use.
@@ -209,7 +215,10 @@ class Fetcher:
         counted against the server. The host slot is the one of the URL asked
         for; redirect hops to other hosts run under it.
         """
-        return await self._limited(url, lambda: self._fetch(url, conditional, time.monotonic(), credentials or {}))
+        cap = min(max_bytes or self._settings.max_body_bytes, self._settings.max_body_bytes)
+        return await self._limited(
+            url, lambda: self._fetch(url, conditional, time.monotonic(), credentials or {}, accept, cap)
+        )
 
     async def _limited(self, url: str, request: Callable[[], Awaitable[T]]) -> T:
         """Run `request` holding the URL's host slot and a global slot, within the
@@ -260,10 +269,11 @@ class Fetcher:
             await response.aclose()
 
     async def _fetch(
-        self, url: str, conditional: Conditional, started: float, credentials: Mapping[str, str]
+        self, url: str, conditional: Conditional, started: float, credentials: Mapping[str, str], accept: str,
+        cap: int,
     ) -> Fetched:
         """Follow redirects by hand, then read the final response under the cap."""
-        headers: dict[str, str] = dict(credentials)
+        headers: dict[str, str] = {**credentials, "Accept": accept}
         if conditional.etag:
             headers["If-None-Match"] = conditional.etag
         if conditional.last_modified:
@@ -275,7 +285,7 @@ class Fetcher:
             try:
                 next_request = response.next_request
                 if next_request is None:
-                    return await self._complete(response, conditional, started)
+                    return await self._complete(response, conditional, started, cap)
                 redirects += 1
                 if redirects > self._settings.max_redirects:
                     raise FetchError("redirects", f"too many redirects ({self._settings.max_redirects})")
@@ -287,7 +297,9 @@ class Fetcher:
                     next_request.headers.pop(name, None)
             request = next_request
 
-    async def _complete(self, response: httpx.Response, conditional: Conditional, started: float) -> Fetched:
+    async def _complete(
+        self, response: httpx.Response, conditional: Conditional, started: float, cap: int
+    ) -> Fetched:
         """Turn the final response into Fetched, or raise for its status."""
         status = response.status_code
         if status == 304:
@@ -297,7 +309,7 @@ class Fetcher:
         if not 200 <= status < 300:
             await _drain(response)
             raise _status_error(response)
-        body = await _read_capped(response, self._settings.max_body_bytes)
+        body = await _read_capped(response, cap)
         return self._fetched(response, body, started)
 
     def _fetched(

@@ -29,6 +29,7 @@ from monitor.config import ScheduleSettings
 from monitor.errors import InputError
 from monitor.ingest.http import Conditional, Fetched, Fetcher, FetchError
 from monitor.items import Prepared, Result
+from monitor.pipeline.articles import ArticleStep
 from monitor.pipeline.reports import CycleReport, PollReport
 from monitor.pipeline.steps import Pipeline
 from monitor.pipeline.workers import PreparedFeed, WorkerDied, prepare_feed
@@ -259,6 +260,7 @@ class Poller:
         health: PollHealth | None = None,
         credentials: Mapping[str, Mapping[str, str]] | None = None,
         on_hub: Callable[[int, str, str | None, str | None], Awaitable[None]] | None = None,
+        articles: Callable[[Callable[..., Awaitable[Any]], Callable[[], datetime]], ArticleStep] | None = None,
     ) -> None:
         """`capacity`: feeds claimed and not yet finished, at most; `per_origin`: feeds of
         one origin per claim (see the module docstring); `on_alerts` is called as soon
@@ -266,7 +268,9 @@ class Poller:
         instead of at its next dispatch tick. `health` records every poll's outcome (the
         daemon keeps one across reloads). `credentials`: request headers per feed URL
         (`feedlist.feed_headers`). `on_hub(feed id, url, hub, self URL)` after every
-        feed document read, with the WebSub hub it names (None: none)."""
+        feed document read, with the WebSub hub it names (None: none). `articles` builds the
+        article step (linked articles of summary-only entries) on this poller; None: no
+        article is ever fetched."""
         self.feeds = feeds
         self.pipeline = pipeline
         self.fetcher = fetcher
@@ -284,6 +288,7 @@ class Poller:
         self.clock_offset = timedelta(0)  # the database's clock minus ours, read each cycle
         self._successes = _Successes()
         self._committer = _Committer(pipeline, db)
+        self.articles = articles(self._db, self._now) if articles is not None else None
 
     def _now(self) -> datetime:
         """The database's time as of now, for due times: instances whose clocks
@@ -300,6 +305,7 @@ class Poller:
         stop = stop or asyncio.Event()
         due_by = await self._db(self.feeds.now)  # feeds falling due during the cycle wait for the next one
         self.clock_offset = due_by - datetime.now(UTC)
+        await self._retry_articles()
         report = CycleReport()
         started = time.monotonic()
         lease = timedelta(seconds=self.settings.lease_s)
@@ -330,6 +336,15 @@ class Poller:
         await self._flush()
         report.seconds = time.monotonic() - started
         return report
+
+    async def _retry_articles(self) -> None:
+        """The articles earlier polls could not fetch and that are due again."""
+        if self.articles is None:
+            return
+        try:
+            await self.articles.retry_due(self.owner)
+        except Exception:  # a bug here must not stop polling
+            log.exception("article_retries_crashed")
 
     async def _claim(self, plan: _DuePlan, limit: int, lease: timedelta, due_by: datetime) -> list[FeedState]:
         """Lease up to `limit` feeds of the plan, reading what is due into it when it is
@@ -500,9 +515,16 @@ class Poller:
         self, source: str, body: bytes, headers: Mapping[str, str], *, url: str | None = None,
         reading: str = "feed", selector: str | None = None,
     ) -> PreparedFeed:
-        """Read and prepare a fetched document in a worker (InputError: nothing to read in it)."""
+        """Read and prepare a fetched document in a worker (InputError: nothing to read in
+        it), then the article step: the new entries that need their linked article (a
+        summary, or a listing page's link) prepared from it."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.cpu, prepare_feed, body, dict(headers), source, url, reading, selector)
+        fulltext = self.articles.policy(source).fulltext if self.articles is not None else "never"
+        prepared = await loop.run_in_executor(
+            self.cpu, prepare_feed, body, dict(headers), source, url, reading, selector, fulltext)
+        if self.articles is None:
+            return prepared
+        return replace(prepared, entries=await self.articles.complete(source, prepared))
 
     async def _commit(self, source: str, prepared: PreparedFeed, now: datetime, *, live: bool) -> list[Result]:
         """Commit a prepared document's entries; the results of the items stored new.

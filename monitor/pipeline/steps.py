@@ -1,7 +1,7 @@
 """The two calls every driver makes, whether items came from a live feed, a
 listing page or a file:
 
-    prepare(items)  -> normalize -> language -> classify -> fingerprint -> route   (pure, in workers)
+    prepare(items)  -> [article] -> normalize -> language -> classify -> fingerprint -> route   (pure, in workers)
     commit(batches) -> dedupe, store items + hits + outbox rows        (one transaction)
 
 A new stage is one new step in `prepare` or `commit`, never a second path.
@@ -14,9 +14,20 @@ from typing import TYPE_CHECKING
 
 from monitor import limits
 from monitor.dedupe import canonical_url, fingerprints
-from monitor.items import AlertRequest, Hit, Item, Outcome, Prepared, Result, SourceBatch
+from monitor.ingest.article import extract_article
+from monitor.items import (
+    ARTICLE_UNREADABLE,
+    AlertRequest,
+    ArticlePage,
+    Hit,
+    Item,
+    Outcome,
+    Prepared,
+    Result,
+    SourceBatch,
+)
 from monitor.language import detect_language
-from monitor.normalize import normalize
+from monitor.normalize import normalize, normalize_text
 from monitor.rules import Matcher, SetAside
 
 if TYPE_CHECKING:  # workers prepare without a database: they need not import one
@@ -37,6 +48,17 @@ def with_language(item: Item) -> Item:
     return item if language == item.language else item.replace(language=language)
 
 
+def with_article(item: Item, page: ArticlePage) -> Item:
+    """The item as its linked article reads: the article's main text becomes the
+    text (what is classified, stored and what hit offsets point into), the feed's
+    text is kept as the summary. A page with no readable text leaves the item as
+    the feed gave it, flagged."""
+    article = extract_article(page.body, page.url, declared_encoding=page.encoding)
+    if article is None:
+        return item.replace(flags=(*item.flags, ARTICLE_UNREADABLE))
+    return item.replace(text=article.text, summary=normalize_text(item.text), language=item.language or article.language)
+
+
 class Pipeline:
     """`prepare` needs only the matcher and the routes, so a worker process builds
     its own pipeline without a store; `commit` needs the store."""
@@ -53,8 +75,12 @@ class Pipeline:
         item = with_language(normalize(limits.cap_item(raw)))
         return item, limits.cap_hits(self.matcher.scan(item, set_aside))
 
-    def prepare(self, items: Iterable[Item]) -> list[Prepared]:
-        """Everything decided about a batch, without I/O: safe to run in a worker process."""
+    def prepare(self, items: Iterable[Item], pages: Sequence[ArticlePage | None] = ()) -> list[Prepared]:
+        """Everything decided about a batch, without I/O: safe to run in a worker process.
+        `pages`: the fetched article of each item (None, or none given: the item as it is)."""
+        items = list(items)
+        if pages:
+            items = [raw if page is None else with_article(raw, page) for raw, page in zip(items, pages, strict=True)]
         classified = [self.classify(raw) for raw in items]
         prints = fingerprints([item for item, _ in classified])
         return [

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future, InvalidStateError, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,8 @@ from monitor import logs
 from monitor.alerts.routing import Router
 from monitor.alerts.settings import Route
 from monitor.ingest.discovery import Reading, resolve
-from monitor.items import Item, Prepared
+from monitor.ingest.summaries import FulltextMode, wants_article
+from monitor.items import ArticlePage, Item, Prepared
 from monitor.pipeline.steps import Pipeline
 from monitor.rules import compile_rules, load_rules
 
@@ -51,6 +52,7 @@ class PreparedFeed:
     self_url: str | None = None  # its rel="self" URL: the WebSub topic
     read_as: str = "feed"  # "feed", or "page": a listing page whose entries are its article links
     declared_feed: str | None = None  # an HTML page naming its feed: read that instead (no entries)
+    wanted: list[tuple[int, Item]] = field(default_factory=list)  # (index, raw entry) whose article to fetch
 
 
 def init_worker(rule_paths: Sequence[Path], routes: Sequence[Route] = ()) -> None:
@@ -60,16 +62,23 @@ def init_worker(rule_paths: Sequence[Path], routes: Sequence[Route] = ()) -> Non
 
 def prepare_feed(
     body: bytes, headers: Mapping[str, str], source: str, url: str | None = None, reading: Reading = "feed",
-    selector: str | None = None,
+    selector: str | None = None, fulltext: FulltextMode = "never",
 ) -> PreparedFeed:
     """Read one fetched document for `source` (`url`: where it came from, default the
     source's URL) as `reading` says (`monitor.ingest.discovery`) and prepare its
-    entries. Raises InputError (FeedError, ...) for a document nothing can be read from."""
+    entries. Raises InputError (FeedError, ...) for a document nothing can be read from.
+
+    Every entry is prepared as the document gives it; those whose article `fulltext`
+    calls for are also listed in `wanted`, for the poller to fetch (only the new ones)
+    and `prepare_articles`. A listing page's entries are only links: all are wanted."""
     assert _pipeline is not None, "init_worker() was not called in this process"
     resolved = resolve(body, headers, source=source, url=url or source, reading=reading, selector=selector)
     parsed = resolved.parsed
     if parsed is None:
         return PreparedFeed(None, None, None, [], [], read_as=resolved.read_as, declared_feed=resolved.declared_feed)
+    mode: FulltextMode = "always" if resolved.read_as == "page" else fulltext
+    wanted = [(i, item) for i, (item, want) in enumerate(zip(parsed.items, wants_article(parsed.items, mode),
+                                                             strict=True)) if want]
     return PreparedFeed(
         title=parsed.title,
         ttl_s=parsed.ttl_seconds,
@@ -79,7 +88,14 @@ def prepare_feed(
         hub=parsed.hub,
         self_url=parsed.self_url,
         read_as=resolved.read_as,
+        wanted=wanted,
     )
+
+
+def prepare_articles(items: Sequence[Item], pages: Sequence[ArticlePage]) -> list[Prepared]:
+    """Entries with their fetched articles: extracted and prepared (`Pipeline.prepare`)."""
+    assert _pipeline is not None, "init_worker() was not called in this process"
+    return _pipeline.prepare(items, pages)
 
 
 def prepare_items(items: Sequence[Item]) -> list[Prepared]:

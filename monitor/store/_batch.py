@@ -195,7 +195,7 @@ class Batch:
         item, fp = entry.item, entry.fingerprint
         return {
             "feed_id": feed_id, "guid": item.guid, "url": item.url, "canonical_url": entry.canonical_url,
-            "title": item.title, "text": item.text, "published_at": item.published, "ingested_at": self.now,
+            "title": item.title, "text": item.text, "summary": item.summary, "published_at": item.published, "ingested_at": self.now,
             "language": item.language, "origin": item.origin, "place": item.place, "path": item.path,
             "flags": list(item.flags), "content_hash": fp.content_hash, "fingerprint": fp.simhash,
             "fp_band0": fp.bands[0], "fp_band1": fp.bands[1], "fp_band2": fp.bands[2],
@@ -208,6 +208,7 @@ class Batch:
         for p in planned:
             p.story.id = ids[p.feed_id, p.entry.item.guid]
         self._link_stories(planned)
+        self._retry_articles(planned)
         alert_ids = self._alerts([p for p in planned if p.reason is None])
         outcomes = []
         for p in planned:
@@ -230,6 +231,14 @@ class Batch:
                  for p in planned if isinstance(p.story.root, Story)]
         if links:
             self.conn.execute(self.sql.link_story, links)
+
+    def _retry_articles(self, planned: Sequence[_Planned]) -> None:
+        """The articles to fetch again (`ArticleRetries`), stored with their items."""
+        rows = [{"item_id": p.story.id, "feed_id": p.feed_id, "url": r.url, "attempts": 1,
+                 "next_attempt_at": r.next_attempt_at, "give_up_at": r.give_up_at, "last_error": r.error}
+                for p in planned if (r := p.entry.retry_article) is not None]
+        if rows:
+            self.conn.execute(self.sql.insert_retries, rows)
 
     def _alerts(self, planned: Sequence[_Planned]) -> dict[int, tuple[int, ...]]:
         """One INSERT for the outbox rows of all new items; their ids by item, in

@@ -25,12 +25,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from monitor.store.models import Alert, Feed, StoredHit, StoredItem
+from monitor.store.models import Alert, ArticleRetry, Feed, StoredHit, StoredItem
 
 feeds_t = cast(Table, Feed.__table__)
 items_t = cast(Table, StoredItem.__table__)
 hits_t = cast(Table, StoredHit.__table__)
 alerts_t = cast(Table, Alert.__table__)
+retries_t = cast(Table, ArticleRetry.__table__)
 CANDIDATE = (items_t.c.id, items_t.c.duplicate_of, items_t.c.fingerprint, items_t.c.canonical_url,
              items_t.c.content_hash)
 BANDS = (items_t.c.fp_band0, items_t.c.fp_band1, items_t.c.fp_band2, items_t.c.fp_band3)
@@ -55,6 +56,10 @@ class Statements:
     def insert_alerts(self) -> Any:
         return (self.insert(alerts_t).on_conflict_do_nothing(index_elements=["item_id", "channel"])
                 .returning(alerts_t.c.id, alerts_t.c.item_id, alerts_t.c.channel))
+
+    @cached_property
+    def insert_retries(self) -> Any:
+        return retries_t.insert()
 
     @cached_property
     def link_story(self) -> Any:

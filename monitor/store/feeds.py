@@ -39,6 +39,8 @@ class ListedFeed:
     interval_s: int | None = None  # the operator's slower interval for this source
     kind: str = "feed"  # "feed" (a feed, or a page resolved by discovery) or "page" (a listing page)
     links: str | None = None  # a listing page's CSS selector of article links (None: found automatically)
+    fulltext: str = "auto"  # fetch linked articles: "auto" (summaries), "always", "never"
+    robots: bool = True  # honour robots.txt for those fetches
 
 
 @dataclass(frozen=True, slots=True)

@@ -126,6 +126,7 @@ class StoredItem(Base):
     canonical_url: Mapped[str | None] = mapped_column(String(2048), index=True)
     title: Mapped[str] = mapped_column(Text)
     text: Mapped[str | None] = mapped_column(Text)  # None once retention pruned it
+    summary: Mapped[str | None] = mapped_column(Text)  # the feed's text, when `text` is the fetched article
     published_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     ingested_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     language: Mapped[str | None] = mapped_column(String(35))
@@ -149,6 +150,24 @@ class StoredItem(Base):
     hits: Mapped[list[StoredHit]] = relationship(
         back_populates="item", cascade="all, delete-orphan", order_by="StoredHit.id"
     )
+
+
+class ArticleRetry(Base):
+    """An item whose linked article could not be fetched: stored and classified on
+    the feed's text, and its article tried again at `next_attempt_at` until
+    `give_up_at` (then `next_attempt_at` is NULL and the row stays for the operator)."""
+
+    __tablename__ = "article_retries"
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id"), index=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
+    give_up_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class StoredHit(Base):

@@ -84,6 +84,15 @@ class Store:
             self._feed_ids.update(ids)
         return outcomes
 
+    def unseen(self, source: str, guids: Sequence[str]) -> set[str]:
+        """The guids of `source` not stored yet: the entries whose article is worth fetching."""
+        with self.engine.connect() as conn:
+            feed_id = conn.execute(select(feeds_t.c.id).where(feeds_t.c.url == source)).scalar()
+            if feed_id is None or not guids:
+                return set(guids)
+            rows = conn.execute(self._sql.known_guids, self._sql.pairs({(int(feed_id), g) for g in guids}))
+            return set(guids) - {r.guid for r in rows}
+
     def _count_new(self, conn: Connection, counts: Sequence[tuple[int, int]]) -> None:
         """Add each feed's new items to its `items_seen` (one statement for all)."""
         rows = [{"row_id": feed_id, "new": new, "at": datetime.now(UTC)} for feed_id, new in counts if new]

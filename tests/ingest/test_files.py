@@ -129,7 +129,12 @@ def test_empty_text_is_a_fixture_error(data: bytes) -> None:
 
 
 def test_unknown_extension_in_load_fixture() -> None:
-    with pytest.raises(FixtureError, match="unknown fixture type '.html'"):
+    with pytest.raises(FixtureError, match="unknown fixture type '.pdf'"):
+        load_fixture(Path("page.pdf"), b"%PDF-1.4")
+
+
+def test_an_html_page_without_article_text_is_a_fixture_error() -> None:
+    with pytest.raises(FixtureError, match="page.html: no article text found"):
         load_fixture(Path("page.html"), b"<html></html>")
 
 

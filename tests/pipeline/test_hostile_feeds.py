@@ -70,8 +70,8 @@ def _last_error(config: Path) -> str | None:
 
 @pytest.mark.parametrize("name", sorted(ENTITY_DOCUMENTS))
 def test_a_document_whose_entities_would_expand_it_is_a_recorded_feed_error(
-    name: str, server: FeedServer, tmp_path: Path
-) -> None:  # noqa: F811
+    name: str, server: FeedServer, tmp_path: Path  # noqa: F811
+) -> None:
     url = server.add_feed(f"/{name}.xml", ENTITY_DOCUMENTS[name])
     config = write_config(tmp_path, f"sqlite:///{tmp_path / 'm.db'}", [url])
 
@@ -99,8 +99,8 @@ def test_entities_that_barely_expand_a_document_are_still_read(server: FeedServe
 
 
 def test_a_document_with_too_many_entries_stores_the_first_ones_and_says_so(
-    server: FeedServer, tmp_path: Path
-) -> None:  # noqa: F811
+    server: FeedServer, tmp_path: Path  # noqa: F811
+) -> None:
     url = server.add_feed("/many.xml", many_entries_xml(limits.MAX_ENTRIES + 30))
     config = write_config(tmp_path, f"sqlite:///{tmp_path / 'm.db'}", [url])
 

@@ -219,3 +219,33 @@ def test_changing_how_a_source_is_read_resolves_it_again_without_the_old_validat
     assert (state.source_kind, state.resolved_as, state.etag) == ("page", None, None)
     assert "listing page without articles" in state.last_error
     assert not server.last_headers("/site/").get("if-none-match")
+
+
+def test_a_listing_pages_articles_are_fetched_and_classified_on_their_body(
+    server: FeedServer, tmp_path: Path, db_url: str
+) -> None:
+    """A listing gives only links and headlines: the article step fetches each one, and
+    a mention that only the article's body makes is found (the listing's own menu and
+    footer, which name the UPR and the ILO, never count)."""
+    url = server.add_feed("/en/press/", page("press-semantic.html"), HTML)
+    body = ("<html><head><title>Consultations</title></head><body><nav><a href='/'>Home</a> "
+            "<a href='/ilo'>ILO</a></nav><article><h1>Consultations with the EU</h1>"
+            "<p>The delegations met in Brussels for their annual consultations on trade and labour.</p>"
+            "<p>They agreed to follow up the recommendations of the International Labour Organization "
+            "on freedom of association before the next round.</p></article>"
+            "<footer>Universal Periodic Review | OHCHR</footer></body></html>").encode()
+    server.add_feed("/en/press/2024/03/consultations-with-the-eu.html", body, HTML)
+    config = config_with(tmp_path, db_url, [{"url": url, "kind": "page"}])
+
+    # two headlines name the UPR and the ILO; the third match is the article's body
+    assert [(p.result, p.new, p.matched) for p in cycle(config).polls] == [("new", 6, 3)]
+    app = App(load_config(config))
+    with app.engine.connect() as conn:
+        rows = conn.execute(select(StoredItem.url, StoredItem.text, StoredItem.matched, StoredItem.flags)).all()
+    app.engine.dispose()
+    by_url = {r.url: r for r in rows}
+    fetched = by_url[server.url("/en/press/2024/03/consultations-with-the-eu.html")]
+    assert "International Labour Organization" in fetched.text and "OHCHR" not in fetched.text
+    assert fetched.matched
+    missing = by_url[server.url(ARTICLE_PATHS[0])]  # not served: kept, flagged, to be retried
+    assert (missing.text, missing.matched, missing.flags) == ("", False, ["article-missing"])

@@ -282,3 +282,20 @@ def test_killing_a_replay_takes_its_worker_processes_with_it(tmp_path: Path) -> 
         proc.kill()
         proc.wait()
     wait_for_value(lambda: not any(alive(w) for w in workers), timeout=10)
+
+
+def test_html_article_pages_are_extracted_as_the_daemon_does(config_file: Path, tmp_path: Path) -> None:
+    from tests.articles.site import pages
+
+    site = list(pages())
+    for page in site:
+        (tmp_path / f"{page.layout}-{page.body.slug}.html").write_bytes(page.html)
+    (tmp_path / "menu-only.html").write_bytes(b"<html><body><nav><a href='/'>OHCHR</a></nav></body></html>")
+
+    code, _, err = invoke(config_file, "replay", str(tmp_path / "menu-only.html"))
+    assert code != 0 and "no article text" in err
+
+    (tmp_path / "menu-only.html").unlink()
+    results = {Path(r["path"]).stem: r for r in replay_json(config_file, str(tmp_path))}
+    assert {name: set(r["rules"]) for name, r in results.items()} == {
+        f"{p.layout}-{p.body.slug}": set(p.body.rules) for p in site}

@@ -15,8 +15,8 @@ from sqlalchemy import update
 from monitor.dedupe import fingerprint
 from monitor.export import CSV_COLUMNS, match_dict
 from monitor.items import Item, Prepared
-from monitor.store.models import StoredItem
 from monitor.rules import compile_rules, load_rules
+from monitor.store.models import StoredItem
 from monitor.store.queries import DashboardQueries
 from monitor.store.repository import Store
 from monitor.web.dashboard import create_app
