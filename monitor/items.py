@@ -94,6 +94,7 @@ class Prepared:
     canonical_url: str | None
     alerts: Sequence[AlertRequest] = ()
     delay_s: float | None = None  # publication to first sight by a live poll (None: unknown, or a backlog)
+    rules_version: str | None = None  # the rule set that made `hits` (`monitor.rules.version`)
 
 
 SourceBatch = tuple[str, Sequence[Prepared]]
@@ -118,6 +119,7 @@ class Result:
     item: Item
     hits: Sequence[Hit]
     outcome: Outcome
+    rules_version: str | None = None
 
     @property
     def rules(self) -> list[str]:
