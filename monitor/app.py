@@ -35,9 +35,9 @@ if TYPE_CHECKING:
     from monitor.alerts.routing import Router
     from monitor.items import Hit, Item, Result
     from monitor.pipeline import Pipeline
+    from monitor.pipeline.backtest import Backtest
     from monitor.pipeline.replay import Loaded
     from monitor.pipeline.reports import CycleReport
-    from monitor.pipeline.backtest import Backtest
     from monitor.rules import Matcher, RuleSet, SetAside
     from monitor.rules.version import RulesVersion
     from monitor.store.alerts import AlertRow, AttemptRow, DisabledChannel, Outbox, Retried
