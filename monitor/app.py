@@ -36,9 +36,11 @@ if TYPE_CHECKING:
     from monitor.ingest.discovery import Discovery
     from monitor.items import Hit, Item, Result
     from monitor.pipeline import Pipeline
+    from monitor.pipeline.backtest import Backtest
     from monitor.pipeline.replay import Loaded
     from monitor.pipeline.reports import CycleReport
     from monitor.rules import Matcher, RuleSet, SetAside
+    from monitor.rules.version import RulesVersion
     from monitor.store.alerts import AlertRow, AttemptRow, DisabledChannel, Outbox, Retried
     from monitor.store.feeds import FeedState
     from monitor.store.matches import Match
@@ -142,6 +144,13 @@ class App:
         """Compile the rules and check the routes: RuleError or ConfigError before any work."""
         _ = self.matcher, self.router
 
+    @cached_property
+    def rules_version(self) -> RulesVersion:
+        """The version of the rules in force (`monitor.rules.version`)."""
+        from monitor.rules.version import version_of
+
+        return version_of(self.ruleset)
+
     @property
     def rule_descriptions(self) -> dict[str, str]:
         return {rule.id: rule.description for rule in self.ruleset}
@@ -149,7 +158,7 @@ class App:
     def pipeline(self, *, store: bool = True) -> Pipeline:
         from monitor.pipeline import Pipeline
 
-        return Pipeline(self.matcher, self.store() if store else None, self.router)
+        return Pipeline(self.matcher, self.store() if store else None, self.router, self.rules_version.id)
 
     def open_pipeline(self, *, dry_run: bool) -> Pipeline:
         """A checked pipeline on a migrated database; a dry run migrates nothing and
@@ -158,6 +167,7 @@ class App:
         if dry_run:
             return self.pipeline(store=self.is_migrated())
         self.upgrade()
+        record_rules_version(self)
         return self.pipeline()
 
     # alert delivery ----------------------------------------------------------
@@ -308,7 +318,9 @@ def prepare_database(app: App) -> str:
     """Check the rules, migrate, sync the feed list: everything that must be right
     before the service says READY. The revision the database is at."""
     app.check()
-    return sync_feeds(app)
+    revision = sync_feeds(app)
+    record_rules_version(app)
+    return revision
 
 
 def poll_once(app: App, *, all_feeds: bool = False) -> CycleReport:
@@ -479,3 +491,125 @@ def list_matches(
             if feed_id is None:
                 raise ConfigError(f"no feed {source!r}: give its number, URL or title (see `monitor feeds`)")
         yield from queries.all_matches(MatchFilter(rule, feed_id, since, until, relevant_only))
+
+
+# rules: versions, backtest, reclassify ------------------------------------------
+
+
+def record_rules_version(app: App) -> None:
+    """Record the version of the rules in force and log it, with the rules changed
+    since the version this database saw last (daemon start and SIGHUP)."""
+    from monitor import logs
+    from monitor.rules.version import changes
+    from monitor.store.stored import RulesVersions
+
+    version = app.rules_version
+    with app.database():
+        previous = RulesVersions(app.engine).record(version.id, version.rules, version.files)
+    changed = changes(previous, version.rules)
+    logs.get("daemon").info(
+        "rules_version", version=version.id, rules=len(version.rules), files=len(version.files),
+        first=previous is None, added=",".join(changed.added) or None, removed=",".join(changed.removed) or None,
+        changed=",".join(changed.changed) or None,
+    )
+
+
+def rules_test(
+    app: App, files: Sequence[Path], *, since: datetime | None, rule: str | None, limit: int | None,
+    progress: Progress | None = None, total: Callable[[int], None] | None = None,
+) -> Backtest:
+    """`monitor rules test`: candidate rule files (default: the config's rule paths as
+    they are on disk now) against the stored items and their stored hits; nothing
+    is written. Raises RuleError for a bad candidate, ConfigError for an unknown rule."""
+    from monitor.pipeline import Pipeline
+    from monitor.pipeline.backtest import Backtest
+    from monitor.pipeline.stored import classified, worker_pool
+    from monitor.rules import compile_rules, load_rules
+    from monitor.store.stored import StoredItems
+
+    paths = list(files) or app.config.rule_paths
+    candidate = load_rules(paths)
+    if rule is not None and rule not in candidate.ids:
+        raise ConfigError(f"no rule {rule!r} in {', '.join(map(str, paths))} (rules: {', '.join(candidate.ids)})")
+    pipeline = Pipeline(compile_rules(candidate), None)
+    tally = Backtest([rule] if rule else list(candidate.ids), limit)
+    app.upgrade()
+    stored = StoredItems(app.engine)
+    with app.database():
+        count = stored.count(since, stories=True)
+        if total:
+            total(count)
+        workers = worker_pool(paths, count)
+        try:
+            for batch, hits in classified(pipeline, stored.batches(since, stories=True), workers):
+                tally.add(batch, hits)
+                if progress:
+                    progress(len(batch))
+        finally:
+            if workers is not None:
+                workers.shutdown()
+    return tally
+
+
+@dataclass(frozen=True, slots=True)
+class Reclassified:
+    version: str
+    scanned: int
+    changed: int  # items whose hits changed (written, unless a dry run)
+    unmatched: int  # of those, items that no longer match
+    matched: int  # of those, items that match now and did not
+    alerts: int  # alerts queued (--alert)
+    resumed_after: int  # the item id an interrupted run resumed after (0: a new run)
+
+
+def reclassify(
+    app: App, *, since: datetime | None, since_text: str, rule: str | None, dry_run: bool, alert: bool,
+    progress: Progress | None = None, total: Callable[[int], None] | None = None, batch: int | None = None,
+) -> Reclassified:
+    """`monitor reclassify`: the rules in force applied to the stored items, batch by
+    batch. Resumes an interrupted run with the same rules and options."""
+    from monitor.pipeline import reclassify as decide
+    from monitor.pipeline.stored import classified, worker_pool
+    from monitor.store.stored import StoredItems
+
+    app.check()
+    if rule is not None and rule not in app.ruleset.ids:
+        raise ConfigError(f"no rule {rule!r} in the rules in force ({', '.join(app.ruleset.ids)})")
+    version = app.rules_version.id
+    pipeline = app.pipeline(store=False)
+    route = app.router if alert else None
+    if not dry_run:
+        app.upgrade()
+        record_rules_version(app)
+    stored = StoredItems(app.engine)
+    counts = {"scanned": 0, "changed": 0, "unmatched": 0, "matched": 0, "alerts": 0}
+    with app.database():
+        run = None if dry_run else stored.start_run(f"{version}|{since_text}|{rule}|{alert}", version)
+        after = run.last_item_id if run else 0
+        count = stored.count(since, after_id=after)
+        if total:
+            total(count)
+        workers = worker_pool(app.config.rule_paths, count)
+        try:
+            batches = stored.batches(since, after_id=after, **({"size": batch} if batch else {}))
+            for entries, hits in classified(pipeline, batches, workers):
+                changes = [c for entry, new in zip(entries, hits, strict=True)
+                           if (c := decide.change(entry, new, version=version, rule=rule, route=route))]
+                counts["scanned"] += len(entries)
+                counts["changed"] += len(changes)
+                old = {entry.id: bool(entry.hits) for entry in entries}
+                counts["unmatched"] += sum(1 for c in changes if old[c.item_id] and not c.hits)
+                counts["matched"] += sum(1 for c in changes if not old[c.item_id] and c.hits)
+                if run is not None:
+                    counts["alerts"] += stored.apply(
+                        run.id, changes, first_id=entries[0].id, last_id=entries[-1].id, scanned=len(entries),
+                        since=since, rules_version=None if rule else version,
+                    )
+                if progress:
+                    progress(len(entries))
+        finally:
+            if workers is not None:
+                workers.shutdown()
+        if run is not None:
+            stored.finish_run(run.id)
+    return Reclassified(version, resumed_after=after, **counts)

@@ -43,6 +43,18 @@ def progress(total: int, label: str) -> Iterator[Any]:
         yield bar.update
 
 
+@contextlib.contextmanager
+def progress_later(label: str) -> Iterator[tuple[Any, Any]]:
+    """`progress` for a run that knows its total only once started: (start(total), advance(n))."""
+    with contextlib.ExitStack() as stack:
+        bar: list[Any] = [lambda n: None]
+
+        def start(total: int) -> None:
+            bar[0] = stack.enter_context(progress(total, label))
+
+        yield start, lambda n: bar[0](n)
+
+
 class Context:
     def __init__(self, config_path: Path | None) -> None:
         self.config_path = config_path
@@ -94,6 +106,7 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
       4  database unreachable, corrupt or not migrated
       5  done, but some feeds or deliveries failed (recorded: see `monitor feeds`,
          `monitor alerts list`)
+      6  `monitor rules test --fail-on-loss`: a candidate rule loses a stored match
     """
     ctx.obj = Context(config_path)
 
@@ -192,6 +205,105 @@ def rules_check(ctx: Context, files: tuple[Path, ...], as_json: bool) -> None:
         click.echo(json.dumps({"ok": True, "rules": list(ruleset.ids)}))
     else:
         click.echo(f"ok: {len(ruleset.ids)} rules ({', '.join(ruleset.ids)})")
+
+
+class Since(click.ParamType):
+    """`30d`, `12h`, `2w` (that long ago) or a date `2025-01-31` (from its start, UTC)."""
+
+    name = "since"
+    UNITS = {"h": 3600, "d": 86400, "w": 7 * 86400}
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from datetime import UTC, datetime, timedelta
+
+        if isinstance(value, datetime):
+            return value
+        text = str(value).strip().lower()
+        try:
+            if text[-1:] in self.UNITS and text[:-1].isdigit():
+                return datetime.now(UTC) - timedelta(seconds=int(text[:-1]) * self.UNITS[text[-1]])
+            return datetime.fromisoformat(text).replace(tzinfo=UTC)
+        except ValueError:
+            pass
+        self.fail(f"{value!r}: give a duration (30d, 12h, 2w) or a date (2025-01-31)", param, ctx)
+
+
+@rules.command(name="test")
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--since", default="30d", show_default=True, type=Since(),
+              help="Only items stored since then: 30d, 12h, 2w or a date.")
+@click.option("--rule", "rule", help="Compare only this rule.")
+@click.option("--all", "show_all", is_flag=True, help="Show every gained and lost item (default: the first 10).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per rule.")
+@click.option("--fail-on-loss", is_flag=True, help="Exit 6 when a candidate rule loses a stored match (for CI).")
+@pass_ctx
+def rules_test(ctx: Context, files: tuple[Path, ...], since: Any, rule: str | None, show_all: bool,
+               as_json: bool, fail_on_loss: bool) -> None:
+    """Backtest candidate rule FILES (default: the config's rule paths as they are
+    now) on the stored items: per rule, the items the stored hits match, the items
+    the candidate matches, and what it gains and loses, with headline, source, date
+    and the words that matched. Reads only: nothing is stored, no alert is made.
+
+    Every stored item whose text is kept is tried (the first item of each story),
+    in the parse workers on every core. Exit 0, or 6 with --fail-on-loss when a
+    candidate rule loses a match.
+    """
+    from monitor import app as use
+    from monitor.report import backtest_text, json_line, rule_diff_dict
+
+    with progress_later("testing") as (start, advance):
+        tally = use.rules_test(ctx.app, files, since=since, rule=rule, limit=None if show_all else 10,
+                               total=start, progress=advance)
+    if as_json:
+        for diff in tally.diffs.values():
+            click.echo(json_line(rule_diff_dict(diff)))
+    else:
+        click.echo("\n".join(backtest_text(tally)))
+    click.echo(f"{tally.scanned} stored items tried; {tally.lost} lost matches", err=True)
+    if fail_on_loss and tally.lost:
+        sys.exit(ExitCode.LOST)
+
+
+# reclassify ----------------------------------------------------------------------
+
+
+@main.command(name="reclassify")
+@click.option("--since", "since_text", help="Only items stored since then: 30d, 12h, 2w or a date (default: all).")
+@click.option("--rule", "rule", help="Replace only this rule's hits.")
+@click.option("--dry-run", is_flag=True, help="Say what would change; write nothing.")
+@click.option("--alert", is_flag=True, help="Queue alerts for items that match now (default: none for the past).")
+@click.option("--batch", type=click.IntRange(1, 100_000), default=1000, show_default=True,
+              help="Items per transaction: fewer hold the database's write lock for less time.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@pass_ctx
+def reclassify_cmd(ctx: Context, since_text: str | None, rule: str | None, dry_run: bool, alert: bool,
+                   batch: int, as_json: bool) -> None:
+    """Apply the rules in force to the stored items: hits and the matched state are
+    rewritten where they changed, in batches, each item recording the rules version.
+
+    Items that match now get alerts only with --alert (through the outbox, once).
+    Matches that disappear keep their sent alerts; they are marked as no longer
+    matching, with the rules version and the rules they matched. Safe to interrupt
+    (Ctrl-C, kill) and rerun: a run with the same rules and options resumes after
+    its last finished batch.
+    """
+    from monitor import app as use
+
+    since = Since().convert(since_text, None, None) if since_text else None
+    with progress_later("reclassifying") as (start, advance):
+        report = use.reclassify(ctx.app, since=since, since_text=since_text or "all", rule=rule, dry_run=dry_run,
+                                alert=alert, total=start, progress=advance, batch=batch)
+    if as_json:
+        click.echo(json.dumps({"rules_version": report.version, "scanned": report.scanned,
+                               "changed": report.changed, "no_longer_matching": report.unmatched,
+                               "newly_matching": report.matched, "alerts": report.alerts,
+                               "dry_run": dry_run, "resumed_after": report.resumed_after}))
+        return
+    resumed = f" (resumed after item {report.resumed_after})" if report.resumed_after else ""
+    verb = "would change" if dry_run else "changed"
+    click.echo(f"rules version {report.version}: {report.scanned} items classified{resumed}; {report.changed} "
+               f"{verb} ({report.matched} now match, {report.unmatched} no longer match); "
+               f"{report.alerts} alerts queued", err=True)
 
 
 # db ------------------------------------------------------------------------------

@@ -333,7 +333,7 @@ class Daemon:
         try:
             sock = bind(settings.web)
             app = create_app(self.app.read_engine, settings.web, health=probe, polling=self.poll_health,
-                             websub=hooks)
+                             websub=hooks, rules=lambda: self.app.ruleset)
         except (OSError, SecretError) as exc:
             raise ConfigError(f"{self.app.config.path}: key 'web': {exc}") from exc
         log.info("web_listening", url=url_of(sock))

@@ -27,6 +27,8 @@ class ExitCode(IntEnum):
     PARTIAL = 5
     """Done, but some sources or deliveries failed (each failure is recorded:
     `monitor feeds`, `monitor alerts list`)."""
+    LOST = 6
+    """`monitor rules test --fail-on-loss`: a candidate rule loses a match the stored rules have."""
 
 
 class MonitorError(Exception):

@@ -121,6 +121,7 @@ class Prepared:
     alerts: Sequence[AlertRequest] = ()
     delay_s: float | None = None  # publication to first sight by a live poll (None: unknown, or a backlog)
     retry_article: RetryArticle | None = None  # its article could not be fetched: try again later
+    rules_version: str | None = None  # the rule set that made `hits` (`monitor.rules.version`)
 
 
 SourceBatch = tuple[str, Sequence[Prepared]]
@@ -145,6 +146,7 @@ class Result:
     item: Item
     hits: Sequence[Hit]
     outcome: Outcome
+    rules_version: str | None = None
 
     @property
     def rules(self) -> list[str]:

@@ -22,6 +22,7 @@ from monitor.secrets import redact_url, redact_urls
 
 if TYPE_CHECKING:
     from monitor.ingest.discovery import Discovery
+    from monitor.pipeline.backtest import Backtest, Difference, RuleDiff
     from monitor.rules import SetAside
     from monitor.store.alerts import AlertRow, AttemptRow
     from monitor.store.feeds import FeedState
@@ -58,7 +59,8 @@ def result_dict(result: Result) -> dict[str, Any]:
         "story_id": outcome.story_id,
         "flags": list(item.flags),
         "rules": result.rules,
-        "hits": [hit_dict(item, h) for h in result.hits],
+        "rules_version": result.rules_version,
+        "hits": [hit_dict(item, h) | {"rules_version": result.rules_version} for h in result.hits],
     }
 
 
@@ -184,3 +186,60 @@ def discovery_dict(found: Discovery) -> dict[str, Any]:
         "article": {"url": redact_url(found.article_url), "text": found.article_text, "note": found.article_note}
         if found.article_url else None,
     }
+
+
+# rules test ------------------------------------------------------------------------
+
+
+def marked_text(text: str, hits: Sequence[Hit]) -> str:
+    """One line around the first hit, each hit [in brackets], safe for a terminal."""
+    from monitor.present.snippets import ELLIPSIS, snippet
+
+    cut = snippet(text, hits)
+    body = "".join(f"[{printable(t)}]" if mark else printable(t) for t, mark in cut.runs)
+    return (ELLIPSIS if cut.cut_left else "") + body + (ELLIPSIS if cut.cut_right else "")
+
+
+def _field_text(difference: Difference) -> tuple[str, list[Hit]]:
+    """The field the first hit is in, and the hits in it."""
+    item = difference.entry.item
+    field = difference.hits[0].field
+    return (item.title if field == "title" else item.text), [h for h in difference.hits if h.field == field]
+
+
+def difference_dict(difference: Difference) -> dict[str, Any]:
+    entry = difference.entry
+    text, hits = _field_text(difference)
+    return {
+        "item_id": entry.id, "title": entry.item.title, "source": entry.item.origin or entry.item.source,
+        "link": entry.item.url, "published": iso(entry.item.published), "rules_version": entry.rules_version,
+        "snippet": marked_text(text, hits), "hits": [hit_dict(entry.item, h) for h in difference.hits],
+    }
+
+
+def rule_diff_dict(diff: RuleDiff) -> dict[str, Any]:
+    return {
+        "rule": diff.rule, "current": diff.current, "candidate": diff.candidate, "gained": diff.gained_count,
+        "lost": diff.lost_count, "gained_items": [difference_dict(d) for d in diff.gained],
+        "lost_items": [difference_dict(d) for d in diff.lost],
+    }
+
+
+def backtest_text(tally: Backtest) -> list[str]:
+    """Per rule: the counts, then each gained (+) and lost (-) item shown."""
+    from monitor.present.dates import when
+
+    lines = []
+    for diff in tally.diffs.values():
+        lines.append(f"{diff.rule}: current {diff.current}, candidate {diff.candidate}: "
+                     f"+{diff.gained_count} gained, -{diff.lost_count} lost")
+        for sign, shown, count in (("+", diff.gained, diff.gained_count), ("-", diff.lost, diff.lost_count)):
+            for d in shown:
+                item = d.entry.item
+                text, hits = _field_text(d)
+                lines.append(f"  {sign} {when(item.published)}  {printable(item.origin or item.source)[:40]}  "
+                             f"{printable(item.title)[:100]}  (item {d.entry.id})")
+                lines.append(f"      {marked_text(text, hits)}")
+            if count > len(shown):
+                lines.append(f"  {sign} … and {count - len(shown)} more (--all shows every one)")
+    return lines

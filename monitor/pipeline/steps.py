@@ -63,17 +63,25 @@ class Pipeline:
     """`prepare` needs only the matcher and the routes, so a worker process builds
     its own pipeline without a store; `commit` needs the store."""
 
-    def __init__(self, matcher: Matcher, store: Store | None, route: RouteHits = no_alerts) -> None:
+    def __init__(
+        self, matcher: Matcher, store: Store | None, route: RouteHits = no_alerts, rules_version: str | None = None
+    ) -> None:
         self.matcher = matcher
         self.store = store
         self.route = route
+        self.rules_version = rules_version  # recorded with every item this pipeline classifies
 
     def classify(self, raw: Item, set_aside: list[SetAside] | None = None) -> tuple[Item, list[Hit]]:
         """The normalized item, with its language, and its hits within the caps
         (`monitor classify` shows these, and with `set_aside` the mentions that do
         not count, and why)."""
         item = with_language(normalize(limits.cap_item(raw)))
-        return item, limits.cap_hits(self.matcher.scan(item, set_aside))
+        return item, self.scan(item, set_aside)
+
+    def scan(self, item: Item, set_aside: list[SetAside] | None = None) -> list[Hit]:
+        """The hits of an item already normalized, within the caps: the last step of
+        `classify`, and all of it for a stored item (`rules test`, `reclassify`)."""
+        return limits.cap_hits(self.matcher.scan(item, set_aside))
 
     def prepare(self, items: Iterable[Item], pages: Sequence[ArticlePage | None] = ()) -> list[Prepared]:
         """Everything decided about a batch, without I/O: safe to run in a worker process.
@@ -90,6 +98,7 @@ class Pipeline:
                 fingerprint=print_,
                 canonical_url=canonical_url(item.url),
                 alerts=self.route(item, hits) if hits else (),
+                rules_version=self.rules_version,
             )
             for (item, hits), print_ in zip(classified, prints, strict=True)
         ]
@@ -107,6 +116,6 @@ class Pipeline:
         else:
             outcomes = self.store.ingest_many(batches, dry_run=dry_run)
         return [
-            [Result(p.item, p.hits, o) for p, o in zip(prepared, of_batch, strict=True)]
+            [Result(p.item, p.hits, o, p.rules_version) for p, o in zip(prepared, of_batch, strict=True)]
             for (_, prepared), of_batch in zip(batches, outcomes, strict=True)
         ]

@@ -28,9 +28,10 @@ from monitor.alerts.routing import Router
 from monitor.alerts.settings import Route
 from monitor.ingest.discovery import Reading, resolve
 from monitor.ingest.summaries import FulltextMode, wants_article
-from monitor.items import ArticlePage, Item, Prepared
+from monitor.items import ArticlePage, Hit, Item, Prepared
 from monitor.pipeline.steps import Pipeline
 from monitor.rules import compile_rules, load_rules
+from monitor.rules.version import version_of
 
 _pipeline: Pipeline | None = None
 log = logs.get("workers")
@@ -57,7 +58,9 @@ class PreparedFeed:
 
 def init_worker(rule_paths: Sequence[Path], routes: Sequence[Route] = ()) -> None:
     global _pipeline
-    _pipeline = Pipeline(compile_rules(load_rules(rule_paths)), store=None, route=Router(routes))
+    ruleset = load_rules(rule_paths)
+    _pipeline = Pipeline(compile_rules(ruleset), store=None, route=Router(routes),
+                         rules_version=version_of(ruleset).id)
 
 
 def prepare_feed(
@@ -102,6 +105,13 @@ def prepare_items(items: Sequence[Item]) -> list[Prepared]:
     """A replay chunk: what `Pipeline.prepare` decides, computed in a worker."""
     assert _pipeline is not None, "init_worker() was not called in this process"
     return _pipeline.prepare(items)
+
+
+def scan_items(items: Sequence[Item]) -> list[list[Hit]]:
+    """The hits of stored (already normalized) items, computed in a worker: what
+    `rules test` and `reclassify` ask of the rules, in the same order."""
+    assert _pipeline is not None, "init_worker() was not called in this process"
+    return [_pipeline.scan(item) for item in items]
 
 
 def make_pool(rule_paths: Sequence[Path], workers: int, routes: Sequence[Route] = ()) -> Executor:

@@ -77,6 +77,10 @@ def _read_toml(path: Path, problems: list[str]) -> dict[str, Any] | None:
         line_number = data[: error.start].count(b"\n") + 1
         problems.append(f"{path}: line {line_number}: not UTF-8 text (byte {error.start})")
         return None
+    return _parse_toml(path, text, problems)
+
+
+def _parse_toml(path: Path, text: str, problems: list[str]) -> dict[str, Any] | None:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -90,8 +94,24 @@ def _read_toml(path: Path, problems: list[str]) -> dict[str, Any] | None:
         return None
 
 
+def load_rules_text(text: str, name: str) -> RuleSet:
+    """Rules from TOML text rather than a file (the dashboard's try-it form);
+    `name` stands for the file in messages. RuleError as for `load_rules`."""
+    problems: list[str] = []
+    path = Path(name)
+    rules = _rules_of(path, _parse_toml(path, text, problems), problems)
+    if not problems and not rules:
+        problems.append(f"{name}: no rules found: write one [[rule]] table")
+    if problems:
+        raise RuleError(problems)
+    return RuleSet(tuple(rules))
+
+
 def _load_file(path: Path, problems: list[str]) -> list[Rule]:
-    data = _read_toml(path, problems)
+    return _rules_of(path, _read_toml(path, problems), problems)
+
+
+def _rules_of(path: Path, data: dict[str, Any] | None, problems: list[str]) -> list[Rule]:
     if data is None:
         return []
     for key in data:

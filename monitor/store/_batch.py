@@ -200,7 +200,7 @@ class Batch:
             "flags": list(item.flags), "content_hash": fp.content_hash, "fingerprint": fp.simhash,
             "fp_band0": fp.bands[0], "fp_band1": fp.bands[1], "fp_band2": fp.bands[2],
             "fp_band3": fp.bands[3], "duplicate_of": story_id, "matched": bool(entry.hits), "delay_s": entry.delay_s,
-            "relevance": None, "labelled_at": None,
+            "relevance": None, "labelled_at": None, "rules_version": entry.rules_version,
         }
 
     def _finish(self, planned: Sequence[_Planned], ids: dict[tuple[int, str], int]) -> list[tuple[int, Outcome]]:

@@ -106,7 +106,8 @@ class ArticleRetries:
             row = conn.execute(select(items_t.c.duplicate_of).where(items_t.c.id == item_id)).one()
             conn.execute(update(items_t).where(items_t.c.id == item_id).values(
                 text=item.text, summary=item.summary, language=item.language, flags=list(item.flags),
-                matched=bool(prepared.hits), content_hash=fp.content_hash, fingerprint=fp.simhash,
+                matched=bool(prepared.hits), rules_version=prepared.rules_version,
+                content_hash=fp.content_hash, fingerprint=fp.simhash,
                 fp_band0=fp.bands[0], fp_band1=fp.bands[1], fp_band2=fp.bands[2], fp_band3=fp.bands[3],
             ))
             conn.execute(delete(hits_t).where(hits_t.c.item_id == item_id))

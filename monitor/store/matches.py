@@ -68,6 +68,9 @@ class Match:
     sources: tuple[Source, ...]  # the first item first, then its copies by arrival
     relevance: str | None = None
     labelled_at: datetime | None = None
+    rules_version: str | None = None  # the rule set that made `hits`
+    reclassified_note: str | None = None  # what the last `monitor reclassify` changed, if it did
+    matched: bool = True  # False: the rules no longer match it (see `reclassified_note`)
 
     @property
     def source(self) -> Source:
@@ -110,7 +113,8 @@ def item_select() -> Select[Any]:
     return select(
         items_t.c.id, items_t.c.guid, items_t.c.feed_id, items_t.c.duplicate_of, items_t.c.title, items_t.c.text,
         items_t.c.url, items_t.c.published_at, items_t.c.ingested_at, items_t.c.origin, items_t.c.place,
-        items_t.c.language, items_t.c.relevance, items_t.c.labelled_at,
+        items_t.c.language, items_t.c.relevance, items_t.c.labelled_at, items_t.c.rules_version,
+        items_t.c.reclassified_note, items_t.c.matched,
         feeds_t.c.url.label("feed_url"), feeds_t.c.title.label("feed_title"),
     ).select_from(items_t.join(feeds_t, items_t.c.feed_id == feeds_t.c.id))
 
@@ -136,7 +140,8 @@ def read_matches(conn: Connection, rows: Sequence[Any], rules: Collection[str] |
         Match(
             id=r.id, guid=r.guid, title=r.title, text=r.text, url=r.url, language=r.language, place=r.place,
             hits=tuple(hits[r.id]), sources=(_source(r), *copies[r.id]),
-            relevance=r.relevance, labelled_at=r.labelled_at,
+            relevance=r.relevance, labelled_at=r.labelled_at, rules_version=r.rules_version,
+            reclassified_note=r.reclassified_note, matched=r.matched,
         )
         for r in rows
     ]

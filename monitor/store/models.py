@@ -146,6 +146,11 @@ class StoredItem(Base):
     delay_s: Mapped[float | None] = mapped_column(Float)  # publication to first sight, live polls only
     relevance: Mapped[str | None] = mapped_column(String(20))
     labelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    rules_version: Mapped[str | None] = mapped_column(String(16))  # the rule set that made its hits
+    # The last `monitor reclassify` that changed its hits: when, and what changed ("no longer matches…").
+    # An item that no longer matches keeps its sent alerts.
+    reclassified_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    reclassified_note: Mapped[str | None] = mapped_column(Text)
 
     hits: Mapped[list[StoredHit]] = relationship(
         back_populates="item", cascade="all, delete-orphan", order_by="StoredHit.id"
@@ -168,6 +173,36 @@ class ArticleRetry(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     lease_owner: Mapped[str | None] = mapped_column(String(100))
     lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class RulesVersionRow(Base):
+    """A version of the rule set, recorded when a process first classifies with it
+    (`monitor.rules.version`): the id items point to, each rule's digest (to say
+    which rules changed from one version to the next) and the files it came from."""
+
+    __tablename__ = "rules_versions"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    rules: Mapped[dict[str, str]] = mapped_column(JSON)  # rule id -> digest
+    files: Mapped[list[list[str]]] = mapped_column(JSON)  # [file, modification time]
+
+
+class ReclassifyRun(Base):
+    """One `monitor reclassify`: how far it got. Each batch advances `last_item_id`
+    in the transaction that rewrites the batch's hits, so a run killed at any point
+    resumes exactly where its last batch ended."""
+
+    __tablename__ = "reclassify_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), index=True)  # the rules version and the options
+    rules_version: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_item_id: Mapped[int] = mapped_column(Integer, default=0)
+    scanned: Mapped[int] = mapped_column(Integer, default=0)
+    changed: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class StoredHit(Base):

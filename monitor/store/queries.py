@@ -7,7 +7,8 @@ bounded (pagination, a fixed day window, GROUP BY) so a page costs the same
 with ten matches or ten million.
 
 The one write here is `mark_not_relevant`, the analyst's label: it keeps the
-item and its hits, and suppresses the alerts not yet sent, in one transaction.
+item and its hits, and suppresses the alerts not yet sent, in one transaction;
+`unmark` undoes it.
 """
 
 from __future__ import annotations
@@ -488,6 +489,95 @@ class DashboardQueries:
             ).all()
         sending = sum(1 for r in taken if r.lease_until is not None and _as_utc(r.lease_until) > now)
         return MarkResult(root, int(labelled), len(taken) - sending, sending)
+
+    def unmark(self, item_id: int, now: datetime | None = None) -> UnmarkResult:
+        """Undo `mark_not_relevant` (see `unmark`)."""
+        return unmark(self.engine, item_id, now)
+
+    def rule_activity(self, *, days: int = 30, today: date | None = None) -> tuple[tuple[date, ...],
+                                                                                   dict[str, RuleActivity]]:
+        return rule_activity(self.engine, days=days, today=today)
+
+
+@dataclass(frozen=True, slots=True)
+class UnmarkResult:
+    story_id: int
+    unlabelled: int  # items whose "not relevant" label was taken off
+    requeued: int  # suppressed alerts queued again (their story still matches)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleActivity:
+    """What a rule did over a window: matching stories per day, and how many of
+    them an analyst marked not relevant (its noise)."""
+
+    rule: str
+    per_day: tuple[int, ...]  # oldest day first, not-relevant ones included
+    matches: int
+    not_relevant: int
+
+    @property
+    def noise(self) -> float | None:
+        """Marked not relevant / matches (None without matches)."""
+        return self.not_relevant / self.matches if self.matches else None
+
+
+def rule_activity(engine: Engine, *, days: int = 30, today: date | None = None) -> tuple[tuple[date, ...],
+                                                                                       dict[str, RuleActivity]]:
+    """Per rule over `days` days ending today: matching stories per day, their
+    count and how many were marked not relevant (the rules page)."""
+    queries = DashboardQueries(engine)
+    today = today or datetime.now(UTC).date()
+    first = today - timedelta(days=days - 1)
+    day_col = queries._day(items_t.c.ingested_at)
+    flagged = case((items_t.c.relevance == NOT_RELEVANT, 1), else_=0)
+    query = (
+        select(hits_t.c.rule, day_col.label("day"), items_t.c.id, func.max(flagged).label("flagged"))
+        .select_from(hits_t.join(items_t, hits_t.c.item_id == items_t.c.id))
+        .where(items_t.c.matched.is_(True), items_t.c.duplicate_of.is_(None),
+               items_t.c.ingested_at >= _start_of(first), items_t.c.ingested_at < _start_of(today + timedelta(days=1)))
+        .group_by(hits_t.c.rule, day_col, items_t.c.id)
+    ).subquery()
+    totals = select(query.c.rule, query.c.day, func.count().label("n"), func.sum(query.c.flagged).label("marked")
+                    ).group_by(query.c.rule, query.c.day)
+    span = tuple(first + timedelta(days=i) for i in range(days))
+    index = {d: i for i, d in enumerate(span)}
+    counts: dict[str, list[int]] = {}
+    marked: dict[str, int] = defaultdict(int)
+    with engine.connect() as conn:
+        for rule, day, n, flagged_n in conn.execute(totals):
+            position = index.get(_as_date(day))
+            if position is not None:
+                counts.setdefault(rule, [0] * days)[position] = int(n)
+                marked[rule] += int(flagged_n or 0)
+    return span, {rule: RuleActivity(rule, tuple(c), sum(c), marked[rule]) for rule, c in counts.items()}
+
+
+def unmark(engine: Engine, item_id: int, now: datetime | None = None) -> UnmarkResult:
+    """Undo "not relevant": the story's label is taken off and the alerts the mark
+    suppressed are queued again, if the story still matches (a reclassification
+    may have ended it since); an alert of the digest mode waits for its digest."""
+    now = now or datetime.now(UTC)
+    with engine.begin() as conn:
+        found = conn.execute(select(items_t.c.id, items_t.c.duplicate_of).where(items_t.c.id == item_id)).first()
+        if found is None:
+            raise MatchNotFound(item_id)
+        root = found.duplicate_of or found.id
+        unlabelled = conn.execute(
+            update(StoredItem)
+            .where(or_(items_t.c.id == root, items_t.c.duplicate_of == root), items_t.c.relevance == NOT_RELEVANT)
+            .values(relevance=None, labelled_at=None)
+        ).rowcount
+        still = conn.execute(select(items_t.c.matched).where(items_t.c.id == root)).scalar()
+        requeued = 0
+        if unlabelled and still:
+            requeued = conn.execute(
+                update(Alert)
+                .where(alerts_t.c.item_id == root, alerts_t.c.state == AlertState.SUPPRESSED)
+                .values(state=AlertState.PENDING, lease_owner=None, lease_until=None,
+                        next_attempt_at=case((alerts_t.c.mode == AlertMode.DIGEST.value, None), else_=now))
+            ).rowcount
+    return UnmarkResult(root, int(unlabelled), int(requeued))
 
 
 def _as_date(value: object) -> date:

@@ -8,6 +8,7 @@ engine, a `HealthProbe` over its scheduler and, with `web.public_url` set, the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -22,13 +23,14 @@ from starlette.staticfiles import StaticFiles
 
 from monitor import logs
 from monitor.metrics import CONTENT_TYPE, DatabaseCollector, TickAgeCollector, exposition
+from monitor.rules import RuleSet
 from monitor.store.queries import DashboardQueries
 from monitor.store.websub import SubscriptionStore
 from monitor.web.api import Api
 from monitor.web.atom import atom_endpoint
 from monitor.web.downloads import download_endpoint
 from monitor.web.health import HealthProbe, PollingProbe, healthz_endpoint
-from monitor.web.marking import TokenGuard, mark_endpoint
+from monitor.web.marking import TokenGuard, mark_endpoint, unmark_endpoint
 from monitor.web.pages import Pages
 from monitor.web.security import SecurityHeaders
 from monitor.web.settings import WebSettings
@@ -43,10 +45,11 @@ log = logs.get("web")
 
 def create_app(
     engine: Engine, settings: WebSettings, *, health: HealthProbe, polling: PollingProbe | None = None,
-    websub: PushHooks | None = None,
+    websub: PushHooks | None = None, rules: Callable[[], RuleSet] | None = None,
 ) -> Starlette:
-    """The dashboard, Atom feed, /healthz and /metrics over `engine`, and the
-    WebSub callback when given `websub`.
+    """The dashboard, Atom feed, /healthz and /metrics over `engine`, the WebSub
+    callback when given `websub`, and the rules page when given `rules` (the
+    rules in force, asked for at each request: a reload changes them).
 
     Raises `monitor.secrets.SecretError` when `settings.token` (or `api_token`) is set but
     cannot be read: better a clear stop at start than a dashboard that
@@ -77,7 +80,10 @@ def create_app(
         Route("/matches/{item_id:int}/not-relevant", mark_endpoint(queries, guard, pages.error),
               methods=["POST"], name="mark_not_relevant"),
         Route("/matches.atom", atom_endpoint(queries, templates, settings, pages.error), name="atom"),
+        Route("/matches/{item_id:int}/relevant", unmark_endpoint(queries, guard, pages.error),
+              methods=["POST"], name="unmark"),
         Route("/feeds", pages.feeds, name="feeds"),
+        *(_rules_routes(queries, engine, rules, pages, settings) if rules is not None else []),
         Route("/healthz", healthz_endpoint(queries, health, polling), name="healthz"),
         Route("/metrics", metrics, name="metrics"),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
@@ -101,3 +107,14 @@ def create_app(
     )
     app.state.queries = queries
     return app
+
+
+def _rules_routes(queries: DashboardQueries, engine: Engine, rules: Callable[[], RuleSet], pages: Pages,
+                  settings: WebSettings) -> list[Route]:
+    from monitor.store.stored import StoredItems
+    from monitor.web.rules import RulesPage, TryLimits
+
+    page = RulesPage(queries, StoredItems(engine), rules, pages.render,
+                     TryLimits(settings.try_deadline_s, settings.try_max_items))
+    return [Route("/rules", page.page, name="rules"),
+            Route("/rules/try", page.try_it, methods=["POST"], name="try_rule")]

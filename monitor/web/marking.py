@@ -1,4 +1,4 @@
-"""The one write: an analyst marks a match as not relevant.
+"""The one write: an analyst marks a match as not relevant (and may undo it).
 
 It changes what alerts go out, so it needs the token from the config
 (`web.token`, a secret reference). The token must come with the request
@@ -94,6 +94,31 @@ def mark_endpoint(
         return RedirectResponse(f"/matches/{result.story_id}?marked={result.suppressed}", status_code=303)
 
     return mark_not_relevant
+
+
+def unmark_endpoint(
+    queries: DashboardQueries, guard: TokenGuard, error: Callable[[Request, int, str], Response]
+) -> Callable[[Request], Awaitable[Response]]:
+    """Undo "not relevant": the same token, the same answers."""
+
+    async def unmark(request: Request) -> Response:
+        item_id: int = request.path_params["item_id"]
+        refusal = guard.refusal(await presented_token(request))
+        if refusal is not None:
+            log.warning("unmark_refused", item_id=item_id, reason=refusal, client=_client(request))
+            return error(request, 403, refusal)
+        try:
+            result = await run_in_threadpool(queries.unmark, item_id)
+        except MatchNotFound:
+            return error(request, 404, f"No stored item has the number {item_id}.")
+        log.info("unmarked_not_relevant", item_id=item_id, story_id=result.story_id, unlabelled=result.unlabelled,
+                 alerts_requeued=result.requeued, client=_client(request))
+        if "application/json" in request.headers.get("accept", ""):
+            return JSONResponse({"story_id": result.story_id, "unlabelled": result.unlabelled,
+                                 "requeued": result.requeued})
+        return RedirectResponse(f"/matches/{result.story_id}?unmarked={result.requeued}", status_code=303)
+
+    return unmark
 
 
 def _client(request: Request) -> str:

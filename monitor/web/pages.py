@@ -76,6 +76,7 @@ class Pages:
         except MatchNotFound:
             raise HTTPException(404, f"No stored item has the number {item_id}.") from None
         marked = request.query_params.get("marked")
+        unmarked = request.query_params.get("unmarked")
         return self.render(
             request, "match.html",
             {
@@ -83,6 +84,7 @@ class Pages:
                 "rule_counts": sorted(Counter(h.rule for h in detail.match.hits).items()),
                 "can_mark": self.guard.configured,
                 "marked": int(marked) if marked and marked.isdigit() else None,
+                "unmarked": int(unmarked) if unmarked and unmarked.isdigit() else None,
             },
         )
 

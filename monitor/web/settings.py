@@ -42,6 +42,13 @@ class WebSettings(BaseModel):
         default=86_400, ge=60, le=366 * 86_400, description="WebSub lease asked of hubs; renewed at 85 %"
     )
 
+    try_deadline_s: float = Field(
+        default=3.0, gt=0, le=60, description="the rules page's try-it form stops after this long (partial result)"
+    )
+    try_max_items: int = Field(
+        default=20_000, ge=1, le=1_000_000, description="the try-it form looks at most at this many stored items"
+    )
+
     @field_validator("public_url")
     @classmethod
     def _absolute_http(cls, value: str | None) -> str | None:

@@ -145,7 +145,8 @@ def test_marking_needs_the_token_and_suppresses_the_pending_alert(served: Served
         after = client.get(done.headers["location"]).text
         assert "1 pending alert suppressed" in after and 'class="state state-suppressed"' in after
         later = client.get(f"/matches/{db.evil}").text
-        assert "An analyst marked this not relevant" in later and "<form method=\"post\"" not in later
+        assert "An analyst marked this not relevant" in later and "/not-relevant\"" not in later
+        assert f'action="/matches/{db.evil}/relevant"' in later  # it can be undone
 
         by_header = client.post(f"/matches/{db.wire_copy}/not-relevant",
                                 headers={"Authorization": f"Bearer {TOKEN}", "Accept": "application/json"})

@@ -1,0 +1,134 @@
+"""`monitor rules test` and `monitor reclassify` over many stored items, beside the
+classify floor (a bare pyahocorasick pass over the same texts, one process).
+
+    python -m bench.backtest                 # 200,000 items
+    python -m bench.backtest --items 50000   # on a busy machine
+
+The items are bulk-inserted (generated press texts, `bench.corpus`, with no hits
+stored), so the run measures the commands, not the replay. Then, each a whole
+process of its own: `rules test` (against empty stored hits every match counts
+as gained; the first 10 per rule are printed), `reclassify` (writes every
+match's hits: its write rate), and `reclassify` again (nothing changes: the pure
+read-and-classify rate). Peak RSS is the command's main process (wait4); its
+workers stream bounded batches too. The load average is printed beside.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import ahocorasick
+from sqlalchemy import insert
+
+from bench.corpus import DEFAULT_RULES, PressWriter
+from monitor.rules import load_rules
+from monitor.store.engine import make_engine
+from monitor.store.models import Feed, StoredItem
+
+DISTINCT = 20_000  # generated texts, cycled (every item keeps its own guid)
+MONITOR = [sys.executable, "-m", "monitor"]
+
+
+def fill(url: str, count: int) -> list[tuple[str, str]]:
+    """`count` items in the database; the distinct (title, text) pairs used."""
+    writer = PressWriter(seed=7)
+    texts = [(p.title, p.text) for p in (writer.item(n) for n in range(min(count, DISTINCT)))]
+    engine = make_engine(url)
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        feed_id = conn.execute(insert(Feed).values(url="replay:bench", kind="replay", enabled=True,
+                                                   consecutive_errors=0, items_seen=0, created_at=now)
+                               .returning(Feed.id)).scalar_one()
+    for start in range(0, count, 5_000):
+        rows = [{"feed_id": feed_id, "guid": f"bench-{n}", "title": texts[n % len(texts)][0],
+                 "text": texts[n % len(texts)][1], "ingested_at": now, "language": "en", "flags": [],
+                 "content_hash": f"{n:064x}", "fingerprint": n, "fp_band0": 0, "fp_band1": 0, "fp_band2": 0,
+                 "fp_band3": 0, "matched": False}
+                for n in range(start, min(count, start + 5_000))]
+        with engine.begin() as conn:
+            conn.execute(insert(StoredItem), rows)
+    engine.dispose()
+    return texts
+
+
+def floor(texts: list[tuple[str, str]], count: int) -> float:
+    """Items per second of a bare Aho-Corasick pass of the rule pack's terms (one process)."""
+    automaton = ahocorasick.Automaton()
+    for number, term in enumerate(sorted({t for r in load_rules([DEFAULT_RULES]) for t in r.terms})):
+        automaton.add_word(term.replace("*", "").lower(), number)
+    automaton.make_automaton()
+    sample = [texts[n % len(texts)] for n in range(min(count, 50_000))]
+    started = time.perf_counter()
+    for title, text in sample:
+        for _ in automaton.iter(title.lower()):
+            pass
+        for _ in automaton.iter(text.lower()):
+            pass
+    return len(sample) / (time.perf_counter() - started)
+
+
+def run(args: list[str]) -> tuple[float, float, str]:
+    """(seconds, peak RSS MB, stdout) of one whole command, its RSS from wait4."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        pid = os.posix_spawn(args[0], args, dict(os.environ), file_actions=[
+            (os.POSIX_SPAWN_DUP2, out.fileno(), 1), (os.POSIX_SPAWN_DUP2, err.fileno(), 2)])
+        _, status, usage = os.wait4(pid, 0)
+        seconds = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise RuntimeError(f"{' '.join(args)}: {err.read().decode()[-2000:]}")
+        return seconds, usage.ru_maxrss / 1024, out.read().decode()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=200_000)
+    options = parser.parse_args()
+    count = options.items
+    with tempfile.TemporaryDirectory(prefix="bench-backtest-") as tmp:
+        url = f"sqlite:///{tmp}/bench.db"
+        config = Path(tmp) / "monitor.toml"
+        config.write_text(f'state_dir = "{tmp}/state"\n[database]\nurl = "{url}"\n[rules]\npaths = ["{DEFAULT_RULES}"]\n'
+                          '[log]\nlevel = "WARNING"\n', encoding="utf-8")
+        base = [*MONITOR, "--config", str(config)]
+        run([*base, "db", "upgrade"])
+        started = time.perf_counter()
+        texts = fill(url, count)
+        fill_s = time.perf_counter() - started
+        floor_rate = floor(texts, count)
+        test_s, test_mb, _ = run([*base, "rules", "test", "--since", "3650d"])
+        write_s, write_mb, out = run([*base, "reclassify", "--json"])
+        written = json.loads(out)
+        again_s, again_mb, _ = run([*base, "reclassify", "--json"])
+        load = os.getloadavg()
+        figures = {
+            "items": count, "cores": os.cpu_count(), "load_avg": [round(x, 2) for x in load],
+            "fill_items_per_s": round(count / fill_s), "floor_items_per_s": round(floor_rate),
+            "rules_test_items_per_s": round(count / test_s), "rules_test_vs_floor": round(count / test_s / floor_rate, 2),
+            "rules_test_peak_rss_mb": round(test_mb), "reclassify_items_per_s": round(count / write_s),
+            "reclassify_changed": written["changed"], "reclassify_writes_per_s": round(written["changed"] / write_s),
+            "reclassify_peak_rss_mb": round(write_mb), "reclassify_again_items_per_s": round(count / again_s),
+            "reclassify_again_peak_rss_mb": round(again_mb),
+        }
+    print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores; {count:,} stored items")
+    print(f"  classify floor (bare Aho-Corasick, 1 process): {floor_rate:,.0f} items/s")
+    print(f"  rules test (all cores):   {count / test_s:,.0f} items/s = {count / test_s / floor_rate:.2f}x floor "
+          f"(target >= 0.4x), peak RSS {test_mb:.0f} MB")
+    print(f"  reclassify (writes):      {count / write_s:,.0f} items/s, {written['changed']:,} items rewritten "
+          f"= {written['changed'] / write_s:,.0f} writes/s, peak RSS {write_mb:.0f} MB")
+    print(f"  reclassify (no change):   {count / again_s:,.0f} items/s, peak RSS {again_mb:.0f} MB")
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
