@@ -150,11 +150,11 @@ def test_rows_another_writer_stored_meanwhile_are_seen_and_the_rest_judged_witho
     def another_writer(batch: _batch.Batch, entries: list[Prepared]) -> None:
         lock_stories(batch, entries)
         insert = (postgresql.insert if store.engine.dialect.name == "postgresql" else sqlite.insert)(StoredItem)
-        row = batch._item_row(batch.feed_ids[0], entry("2", text=OTHER, hits=False), None)
+        row = batch._item_row(batch.feed_ids[0], entry("2", text=OTHER[:1400], hits=False), None)
         batch.conn.execute(insert.values(**row))
 
     monkeypatch.setattr(_batch.Batch, "_lock_stories", another_writer)
-    outcomes = store.ingest("https://a.example/feed", [entry("1", text=OTHER[:1500]), entry("2"),
+    outcomes = store.ingest("https://a.example/feed", [entry("1", text=OTHER[1500:]), entry("2"),
                                                        entry("3", text=edited)])
 
     assert [(o.status, o.reason) for o in outcomes] == [("new", None), ("seen", "guid"), ("new", None)]
