@@ -408,7 +408,7 @@ class Poller:
             return PollReport(feed.id, feed.url, "not-modified")
 
         try:
-            prepared = await self._prepare(feed.url, fetched.body, fetched.headers)
+            prepared = await self._prepare(feed.url, fetched.body, fetched.headers, fetched.url)
         except FeedError as exc:
             return await self._failed(feed, str(exc), None, kind="parse")
         except WorkerDied as exc:  # twice, on this feed: most likely its cause (out of memory?)
@@ -450,10 +450,13 @@ class Poller:
             configured_interval_s=feed.configured_interval_s, hours=hours, pushed=feed.pushed(now),
         )
 
-    async def _prepare(self, source: str, body: bytes, headers: Mapping[str, str]) -> PreparedFeed:
-        """Parse and prepare a feed document in a worker (FeedError: not a feed)."""
+    async def _prepare(
+        self, source: str, body: bytes, headers: Mapping[str, str], url: str | None = None
+    ) -> PreparedFeed:
+        """Parse and prepare a feed document in a worker (FeedError: not a feed); `url`:
+        where it came from after redirects, which its relative links are resolved against."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.cpu, prepare_feed, body, dict(headers), source)
+        return await loop.run_in_executor(self.cpu, prepare_feed, body, dict(headers), source, url)
 
     async def _commit(self, source: str, prepared: PreparedFeed, now: datetime, *, live: bool) -> list[Result]:
         """Commit a prepared document's entries; the results of the items stored new.

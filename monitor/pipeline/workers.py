@@ -56,10 +56,11 @@ def init_worker(rule_paths: Sequence[Path], routes: Sequence[Route] = ()) -> Non
     _pipeline = Pipeline(compile_rules(load_rules(rule_paths)), store=None, route=Router(routes))
 
 
-def prepare_feed(body: bytes, headers: Mapping[str, str], source: str) -> PreparedFeed:
-    """Raises FeedError for a document that is not a feed."""
+def prepare_feed(body: bytes, headers: Mapping[str, str], source: str, url: str | None = None) -> PreparedFeed:
+    """Raises FeedError for a document that is not a feed. `url`: where it was fetched
+    from, after redirects (the base of its relative links); default `source`."""
     assert _pipeline is not None, "init_worker() was not called in this process"
-    parsed: ParsedFeed = parse_feed(body, headers, source=source)
+    parsed: ParsedFeed = parse_feed(body, headers, source=source, url=url)
     return PreparedFeed(
         title=parsed.title,
         ttl_s=parsed.ttl_seconds,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from monitor.dedupe import canonical_url, fingerprint
+from monitor.dedupe import HEADLINE_WINDOW, canonical_url, fingerprint
 from monitor.items import AlertRequest, Hit, Item, Outcome, Prepared
 from monitor.store import migrations
 from monitor.store.engine import make_engine
@@ -314,3 +315,39 @@ def test_a_dry_run_of_a_group_stores_nothing_and_says_what_a_run_would(store: St
         return [[(o.status, o.reason) for o in feed] for feed in by_feed]
 
     assert judged(dry) == judged(real)
+
+
+def test_a_trimmed_copy_on_another_feed_joins_the_story_and_does_not_alert(store: Store) -> None:
+    from tests.dedupe.test_stories import HEADLINE, TRIMMED, WHOLE
+
+    def copy(source: str, guid: str, title: str, text: str) -> Prepared:
+        item = Item(source=source, guid=guid, title=title, text=text, url=f"{source}/{guid}")
+        return Prepared(item, [Hit("ohchr", "OHCHR", "text", 0, 5, text[:5])], fingerprint(item),
+                        canonical_url(item.url), [AlertRequest("email", ("ohchr",))])
+
+    (first,) = store.ingest("https://news.un.org/feed", [copy("https://news.un.org", "1", HEADLINE, WHOLE)])
+    (wire,) = store.ingest("https://wire.example/rss", [copy("https://wire.example", "w1", f"UN: {HEADLINE}", TRIMMED)])
+    assert (wire.status, wire.reason, wire.story_id, wire.alert_ids) == ("seen", "story", first.item_id, ())
+    assert store.count("alerts") == 1
+
+    with store.engine.begin() as conn:  # the same headline long after: another story
+        conn.execute(StoredItem.__table__.update().values(
+            ingested_at=datetime.now(UTC) - HEADLINE_WINDOW - timedelta(hours=1)))
+    (late,) = store.ingest("https://late.example/rss", [copy("https://late.example", "l1", HEADLINE, TRIMMED)])
+    assert (late.status, late.reason) == ("new", None) and len(late.alert_ids) == 1
+
+
+def test_stories_sharing_a_boilerplate_headline_each_alert(store: Store) -> None:
+    def briefing(guid: str, news: str) -> Prepared:
+        text = "Good afternoon. Here are the highlights of the noon briefing by the Spokesperson. " + news
+        item = Item(source="https://un.example/feed", guid=guid, title="Press briefing", text=text)
+        return Prepared(item, [Hit("ohchr", "OHCHR", "text", 0, 5, text[:5])], fingerprint(item), None,
+                        [AlertRequest("email", ("ohchr",))])
+
+    outcomes = store.ingest("https://un.example/feed", [
+        briefing("mon", "The Secretary-General will travel to Addis Ababa to attend the African Union summit."),
+        briefing("tue", "On Haiti, food insecurity now affects half of the population, the coordinator said."),
+    ])
+    (wed,) = store.ingest("https://un.example/feed", [
+        briefing("wed", "The Security Council will hold consultations on Syria this afternoon, in private.")])
+    assert [o.status for o in [*outcomes, wed]] == ["new"] * 3 and store.count("alerts") == 3
