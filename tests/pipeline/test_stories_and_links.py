@@ -5,20 +5,35 @@ server."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select, text
 
 from monitor.store import migrations
 from monitor.store.engine import make_engine
 from monitor.store.models import StoredItem
 from tests.alerts.cli import alerts_json, invoke
-from tests.alerts.conftest import SmtpServer, email_channel, smtp, toml_value  # noqa: F401  (smtp: a fixture)
+from tests.alerts.conftest import SmtpServer, email_channel, toml_value
 from tests.conftest import RULES
 from tests.dedupe.test_stories import HEADLINE, SENTENCES, TRIMMED, WHOLE
 from tests.feedserver import FeedServer, feed_xml
-from tests.pipeline.test_polling import cycle, server  # noqa: F401  (server: a fixture)
+from tests.pipeline.test_polling import cycle
+
+
+@pytest.fixture
+def server() -> Iterator[FeedServer]:
+    with FeedServer() as s:
+        yield s
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    receiving = SmtpServer().start()
+    yield receiving
+    receiving.stop()
 
 
 def config_for(tmp_path: Path, db_url: str, feeds: dict[str, str], smtp_port: int = 1) -> Path:
@@ -31,7 +46,7 @@ def config_for(tmp_path: Path, db_url: str, feeds: dict[str, str], smtp_port: in
         "[schedule]\nparse_workers = 0\nmin_interval_s = 60",
         '[fetch]\nallowed_networks = ["127.0.0.1/32"]\ndeadline_s = 3\nread_timeout_s = 2',
         "[web]\nport = 0",
-        f"[channels.desk]\n" + "\n".join(f"{k} = {toml_value(v)}" for k, v in email_channel(smtp_port).items()),
+        "[channels.desk]\n" + "\n".join(f"{k} = {toml_value(v)}" for k, v in email_channel(smtp_port).items()),
         '[[routes]]\nrules = ["ohchr", "upr", "ilo"]\nchannel = "desk"',
     ]
     lines += [f"[[feeds]]\nurl = {json.dumps(url)}\ntitle = {json.dumps(title)}" for url, title in feeds.items()]
@@ -41,7 +56,7 @@ def config_for(tmp_path: Path, db_url: str, feeds: dict[str, str], smtp_port: in
 
 
 def test_a_story_republished_trimmed_by_two_wires_is_one_alert_and_one_email(
-    server: FeedServer, tmp_path: Path, db_url: str, smtp: SmtpServer  # noqa: F811
+    server: FeedServer, tmp_path: Path, db_url: str, smtp: SmtpServer
 ) -> None:
     now = datetime.now(UTC)
     un = server.add_feed("/un.xml", feed_xml([
