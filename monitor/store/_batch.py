@@ -115,9 +115,11 @@ class Batch:
     def _lock_stories(self, entries: Sequence[Prepared]) -> None:
         if self.sql.dialect != "postgresql":
             return  # SQLite's BEGIN IMMEDIATE already serializes writers
-        # Two instances storing the same syndicated text at once must agree on one
-        # story root. Sorted, so two batches never wait on each other in a cycle.
-        keys = sorted({int(e.fingerprint.content_hash[:15], 16) for e in entries})
+        # Two instances storing the same syndicated text (or a trimmed copy under the
+        # same headline) at once must agree on one story root. Sorted, so two batches
+        # never wait on each other in a cycle.
+        keys = sorted({int(e.fingerprint.content_hash[:15], 16) for e in entries}
+                      | {int(e.fingerprint.headline[:15], 16) for e in entries if e.fingerprint.headline})
         self.conn.execute(self.sql.lock_stories, {"keys": keys})
 
     def _load_candidates(self, entries: Sequence[Prepared]) -> None:

@@ -351,3 +351,36 @@ def test_stories_sharing_a_boilerplate_headline_each_alert(store: Store) -> None
     (wed,) = store.ingest("https://un.example/feed", [
         briefing("wed", "The Security Council will hold consultations on Syria this afternoon, in private.")])
     assert [o.status for o in [*outcomes, wed]] == ["new"] * 3 and store.count("alerts") == 3
+
+
+def test_instances_storing_copies_of_one_story_at_once_agree_on_one_root(store: Store, db_url: str) -> None:
+    """Four writers (four daemons on one PostgreSQL) store the whole story and three
+    trimmed or labelled copies at the same moment, each from its own feed: the copies
+    share no text hash, only the headline, and still make one story and one alert."""
+    from tests.dedupe.test_stories import HEADLINE, SENTENCES, TRIMMED, WHOLE
+
+    copies = [(HEADLINE, WHOLE), (f"UN: {HEADLINE}", TRIMMED), (f"{HEADLINE} - Wire", " ".join(SENTENCES[:2])
+                                                                 + " All rights reserved."),
+              (f"UPDATE: {HEADLINE}", "\n\n".join(SENTENCES))]
+    stores = [Store(make_engine(db_url)) for _ in copies]
+    barrier = threading.Barrier(len(stores))
+    outcomes: list[Outcome] = []
+
+    def write(s: Store, n: int) -> None:
+        title, text = copies[n]
+        item = Item(source=f"https://feed{n}.example/rss", guid=f"g{n}", title=title, text=text,
+                    url=f"https://feed{n}.example/story")
+        prepared = Prepared(item, [Hit("ohchr", "OHCHR", "text", 0, 5, text[:5])], fingerprint(item),
+                            canonical_url(item.url), [AlertRequest("email", ("ohchr",))])
+        barrier.wait()
+        outcomes.extend(s.ingest(item.source, [prepared]))
+
+    threads = [threading.Thread(target=write, args=(s, n)) for n, s in enumerate(stores)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len([o for o in outcomes if o.status == "new"]) == 1
+    assert store.count("alerts") == 1
+    for s in stores:
+        s.engine.dispose()
