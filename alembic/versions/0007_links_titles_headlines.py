@@ -26,7 +26,7 @@ def upgrade() -> None:
     with op.batch_alter_table("feeds", schema=None) as batch_op:
         batch_op.add_column(sa.Column("document_title", sa.String(length=500), nullable=True))
     with op.batch_alter_table("items", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("headline_key", sa.String(length=32), nullable=True))
+        batch_op.add_column(sa.Column("headline_key", sa.BigInteger(), nullable=True))
         batch_op.create_index(batch_op.f("ix_items_headline_key"), ["headline_key"], unique=False)
     conn = op.get_bind()
     # Until now a poll wrote the feed's own title over the operator's; the next config

@@ -31,6 +31,7 @@ MIN_SHINGLES = 12  # a shorter text with fewer (about 14 words) proves nothing b
 _LABEL = r"[^\W_][\w.'&’]*(?:[ \t][\w.'&’]+){0,3}"
 _LEADING_LABEL = re.compile(rf"\A\s*(?:\[{_LABEL}\]\s*|\({_LABEL}\)\s*|{_LABEL}\s*:\s+)")
 _TRAILING_LABEL = re.compile(rf"\s+[|–—-]\s+{_LABEL}\s*\Z")
+_SEPARATED = re.compile(r"\s[|–—-]\s")  # cheap test before _TRAILING_LABEL
 
 _WORD = re.compile(r"\w+")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
@@ -81,21 +82,26 @@ def fingerprints(items: Sequence[Item]) -> list[Fingerprint]:
     return result
 
 
-def headline_key(title: str) -> str | None:
+def headline_key(title: str) -> int | None:
     """What two copies of a story share in their headlines: the folded words, without
-    the labels a republisher adds ("UN: ", "UPDATE:", " - UN News"). A key only
-    finds candidates; `contained` decides (many different stories are called
-    "Press briefing"). None for a headline without words."""
+    the labels a republisher adds ("UN: ", "UPDATE:", " - UN News"), hashed to a
+    signed 64-bit integer (a small index). A key only finds candidates; `contained`
+    decides (many different stories are called "Press briefing"). None for a
+    headline without words."""
     for _ in range(3):  # "UPDATE 2: UN: ..."
+        if ":" not in title[:80] and title.lstrip()[:1] not in ("[", "("):
+            break  # most headlines: no regex
         stripped = _LEADING_LABEL.sub("", title, count=1)
         if stripped == title or not story_words(stripped):
             break
         title = stripped
-    stripped = _TRAILING_LABEL.sub("", title, count=1)
-    words = story_words(stripped) or story_words(title)
+    words = story_words(title)
+    if _SEPARATED.search(title) and (cut := story_words(_TRAILING_LABEL.sub("", title, count=1))):
+        words = cut
     if not words:
         return None
-    return hashlib.sha256(" ".join(words).encode()).hexdigest()[:32]
+    key = int.from_bytes(hashlib.blake2b(" ".join(words).encode(), digest_size=8).digest(), "big")
+    return key - (1 << 64) if key >= 1 << 63 else key
 
 
 def shingles(text: str) -> frozenset[tuple[str, ...]]:

@@ -70,9 +70,9 @@ class StoryIndex:
         self._by_url: dict[str, Story] = {}
         self._by_hash: dict[str, Story] = {}
         self._by_band: dict[tuple[int, int], list[Story]] = {}
-        self._by_headline: dict[str, list[Story]] = {}
+        self._by_headline: dict[int, list[Story]] = {}
         self._stored: dict[int, Story] = {}
-        self._headlines = {entry.fingerprint.headline for entry in batch if entry.fingerprint.headline}
+        self._headlines = {entry.fingerprint.headline for entry in batch if entry.fingerprint.headline is not None}
         # band value -> simhashes of the batch with it, for the items long enough to compare
         self._wanted: list[dict[int, list[int]]] = [{} for _ in range(BANDS)]
         for entry in batch:
@@ -89,7 +89,7 @@ class StoryIndex:
         return [list(values) for values in self._wanted]
 
     @property
-    def headlines(self) -> list[str]:
+    def headlines(self) -> list[int]:
         """The headline keys whose items stored within HEADLINE_WINDOW are candidates."""
         return sorted(self._headlines)
 
@@ -119,7 +119,7 @@ class StoryIndex:
             self._by_band.setdefault(key, []).append(story)
         return True
 
-    def known_headline(self, headline: str, story: Story) -> None:
+    def known_headline(self, headline: int, story: Story) -> None:
         """A stored item with one of `headlines`: storage must then give its text (`known_text`)."""
         stories = self._by_headline.setdefault(headline, [])
         if story not in stories:
@@ -141,7 +141,7 @@ class StoryIndex:
             return "story", story
         if fp.words >= MIN_WORDS_FOR_NEAR and (story := self._near(entry)):
             return "story", story
-        if fp.headline and (story := self._same_headline(entry, fp.headline)):
+        if fp.headline is not None and (story := self._same_headline(entry, fp.headline)):
             return "story", story
         return None, None
 
@@ -157,7 +157,7 @@ class StoryIndex:
                     return story
         return None
 
-    def _same_headline(self, entry: Prepared, headline: str) -> Story | None:
+    def _same_headline(self, entry: Prepared, headline: int) -> Story | None:
         """An earlier item under the same headline whose text holds this one's, or
         lies inside it. Without its text (retention dropped it) nothing can be said:
         "Press briefing" heads a different story every day."""
@@ -176,7 +176,7 @@ class StoryIndex:
         self._by_hash.setdefault(entry.fingerprint.content_hash, story)
         for key in _bands(entry.fingerprint):
             self._by_band.setdefault(key, []).append(story)
-        if entry.fingerprint.headline:
+        if entry.fingerprint.headline is not None:
             self._by_headline.setdefault(entry.fingerprint.headline, []).append(story)
         return story
 
@@ -189,7 +189,7 @@ class StoryIndex:
             del self._by_hash[fp.content_hash]
         for key in _bands(fp):
             self._by_band[key].remove(story)
-        if fp.headline:
+        if fp.headline is not None:
             self._by_headline[fp.headline].remove(story)
 
 

@@ -118,8 +118,8 @@ class Batch:
         # Two instances storing the same syndicated text (or a trimmed copy under the
         # same headline) at once must agree on one story root. Sorted, so two batches
         # never wait on each other in a cycle.
-        keys = sorted({int(e.fingerprint.content_hash[:15], 16) for e in entries}
-                      | {int(e.fingerprint.headline[:15], 16) for e in entries if e.fingerprint.headline})
+        keys = sorted({int(e.fingerprint.content_hash[:15], 16) for e in entries}  # a key shared by chance only serializes
+                      | {e.fingerprint.headline for e in entries if e.fingerprint.headline is not None})
         self.conn.execute(self.sql.lock_stories, {"keys": keys})
 
     def _load_candidates(self, entries: Sequence[Prepared]) -> None:

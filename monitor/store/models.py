@@ -133,7 +133,7 @@ class StoredItem(Base):
     fp_band1: Mapped[int] = mapped_column(Integer)
     fp_band2: Mapped[int] = mapped_column(Integer)
     fp_band3: Mapped[int] = mapped_column(Integer)
-    headline_key: Mapped[str | None] = mapped_column(String(32), index=True)  # `dedupe.fingerprints.headline_key`
+    headline_key: Mapped[int | None] = mapped_column(BigInteger, index=True)  # `dedupe.fingerprints.headline_key`
     duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("items.id"), index=True)
     matched: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     # An analyst's judgement: None = not judged, "not-relevant" = kept but labelled.
