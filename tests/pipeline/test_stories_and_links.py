@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
+from monitor.dedupe.fingerprints import headline_key
 from monitor.store import migrations
 from monitor.store.engine import make_engine
 from monitor.store.models import StoredItem
@@ -138,8 +139,9 @@ def test_an_entry_stored_with_its_relative_link_before_the_upgrade_does_not_aler
             " 4, :yes)"), {"title": entry["title"], "text": entry["description"], "now": now, "yes": True})
     migrations.upgrade(engine)
     with engine.connect() as conn:
-        assert tuple(conn.execute(select(StoredItem.url, StoredItem.canonical_url)).one()) == (
-            f"{host}/en/news/1.html", f"https://{host.removeprefix('http://')}/en/news/1.html")
+        assert tuple(conn.execute(select(StoredItem.url, StoredItem.canonical_url, StoredItem.headline_key)).one()) == (
+            f"{host}/en/news/1.html", f"https://{host.removeprefix('http://')}/en/news/1.html",
+            headline_key(entry["title"]))  # recent enough to be repeated: its headline key is filled in
 
     elsewhere = server.add_feed("/other.xml", feed_xml([  # the same article, linked absolutely, new words
         {"title": "Report welcomed", "link": f"{host}/en/news/1.html?utm_source=rss", "guid": "o-1",
