@@ -22,7 +22,7 @@ def resolve_link(link: str | None, base: str | None) -> str | None:
     and `../x` as a browser on the page at `base` would follow them). A link with a
     scheme (`https:`, `mailto:`), or without an http(s) base to resolve against, is
     returned as written."""
-    if not link:
+    if not link or link.startswith(("https://", "http://")):  # most links: nothing to resolve
         return link
     link = link.strip()
     try:
