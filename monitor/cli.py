@@ -415,7 +415,7 @@ def feeds(click_ctx: click.Context, as_json: bool) -> None:
         return
     for f in states:
         click.echo(
-            f"{f.health:<12} {printable(f.title or f.url)[:60]}\n"
+            f"{f.health:<12} {printable(f.name)[:60]}{f'  (feed: {printable(f.beside)[:60]})' if f.beside else ''}\n"
             f"{'':<12} {printable(f.url)}\n"
             f"{'':<12} last success {when(f.last_success_at, 'never')}, next poll {when(f.next_poll_at, 'never')}, "
             f"items seen {f.items_seen}, interval {duration(f.interval_s)}, "

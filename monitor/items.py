@@ -98,6 +98,7 @@ class Fingerprint:
     simhash: int  # signed 64-bit (fits BIGINT on every backend)
     bands: tuple[int, int, int, int]
     words: int
+    headline: int | None = None  # the folded headline's key, without "UPDATE:"-like labels (None: no words)
 
 
 @dataclass(frozen=True, slots=True)

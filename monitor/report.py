@@ -143,7 +143,7 @@ def _mention_lines(item: Item, mention: Hit | SetAside, note: str, pad: str) -> 
 
 def feed_dict(f: FeedState) -> dict[str, Any]:
     return {
-        "id": f.id, "url": redact_url(f.url), "title": f.title, "health": f.health, "enabled": f.enabled,
+        "id": f.id, "url": redact_url(f.url), "title": f.title, "feed_title": f.document_title, "health": f.health, "enabled": f.enabled,
         "disabled_reason": f.disabled_reason, "last_success_at": iso(f.last_success_at),
         "last_error": redact_urls(f.last_error) if f.last_error else None, "last_error_at": iso(f.last_error_at),
         "consecutive_errors": f.consecutive_errors, "next_poll_at": iso(f.next_poll_at),

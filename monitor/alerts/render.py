@@ -51,7 +51,8 @@ def snippet_of(story: Match, hit: Hit) -> Snippet:
 
 
 def _source_line(source: Source) -> str:
-    return one_line(source.name)
+    """The operator's name for the source, the publisher's own beside it when it differs."""
+    return one_line(f"{source.name} ({source.beside})" if source.beside else source.name)
 
 
 def _place(story: Match) -> str:

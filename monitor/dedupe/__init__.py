@@ -2,10 +2,10 @@
 story policy. Pure functions; storage runs the lookups they ask for."""
 
 from monitor.dedupe.fingerprints import fingerprint, fingerprints, hamming, same_story, story_words
-from monitor.dedupe.stories import STORY_WINDOW, Story, StoryIndex
+from monitor.dedupe.stories import HEADLINE_WINDOW, STORY_WINDOW, Story, StoryIndex
 from monitor.dedupe.urls import canonical_url
 
 __all__ = [
-    "STORY_WINDOW", "Story", "StoryIndex", "canonical_url", "fingerprint", "fingerprints", "hamming",
+    "HEADLINE_WINDOW", "STORY_WINDOW", "Story", "StoryIndex", "canonical_url", "fingerprint", "fingerprints", "hamming",
     "same_story", "story_words",
 ]

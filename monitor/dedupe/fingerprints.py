@@ -1,6 +1,8 @@
-"""Content fingerprints: identical words (a hash) and near-identical words (a
+"""Content fingerprints: identical words (a hash), near-identical words (a
 64-bit SimHash whose four 16-bit bands are indexed: two texts within Hamming
-distance 3 share at least one band, so one indexed lookup finds every candidate).
+distance 3 share at least one band, so one indexed lookup finds every candidate),
+and the headline's key, which finds the copies a republisher trimmed (SimHash of
+a short text moves a dozen bits when a sentence goes; the headline stays).
 """
 
 from __future__ import annotations
@@ -19,6 +21,17 @@ from monitor.items import Fingerprint, Item
 NEAR_DUPLICATE_BITS = 3  # Hamming distance at or below which two texts may be one story
 SAME_STORY_CONTAINMENT = 0.75  # share of the shorter text's word pairs found in the other
 MIN_WORDS_FOR_NEAR = 40  # below this, only identical text counts as the same story
+SHINGLE = 3  # words per shingle when a text must lie inside another (`contained`)
+CONTAINED = 0.8  # share of the shorter text's shingles the longer one must hold
+MIN_SHINGLES = 12  # a shorter text with fewer (about 14 words) proves nothing by being contained
+
+# What a republisher puts before a headline or after it: "UN: ", "UPDATE 2: ", "[BREAKING] ",
+# " - UN News", " | Reuters" (a dash names the source after the headline, never before:
+# "A - B" cannot tell which is which). At most four words each.
+_LABEL = r"[^\W_][\w.'&’]*(?:[ \t][\w.'&’]+){0,3}"
+_LEADING_LABEL = re.compile(rf"\A\s*(?:\[{_LABEL}\]\s*|\({_LABEL}\)\s*|{_LABEL}\s*:\s+)")
+_TRAILING_LABEL = re.compile(rf"\s+[|–—-]\s+{_LABEL}\s*\Z")
+_SEPARATED = re.compile(r"\s[|–—-]\s")  # cheap test before _TRAILING_LABEL
 
 _WORD = re.compile(r"\w+")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
@@ -60,12 +73,51 @@ def fingerprints(items: Sequence[Item]) -> list[Fingerprint]:
     a fifth of doing it item by item (numpy's cost is per call, not per word)."""
     word_lists = [story_words(f"{item.title}\n{item.text}") for item in items]
     result = []
-    for words, simhash in zip(word_lists, _simhashes(word_lists), strict=True):
+    for item, words, simhash in zip(items, word_lists, _simhashes(word_lists), strict=True):
         content_hash = hashlib.sha256(" ".join(words).encode()).hexdigest()
         bands = tuple((simhash >> shift) & 0xFFFF for shift in (0, 16, 32, 48))
         signed = simhash - (1 << 64) if simhash >= 1 << 63 else simhash
-        result.append(Fingerprint(content_hash, signed, bands, len(words)))  # type: ignore[arg-type]
+        headline = headline_key(item.title)
+        result.append(Fingerprint(content_hash, signed, bands, len(words), headline))  # type: ignore[arg-type]
     return result
+
+
+def headline_key(title: str) -> int | None:
+    """What two copies of a story share in their headlines: the folded words, without
+    the labels a republisher adds ("UN: ", "UPDATE:", " - UN News"), hashed to a
+    signed 64-bit integer (a small index). A key only finds candidates; `contained`
+    decides (many different stories are called "Press briefing"). None for a
+    headline without words."""
+    for _ in range(3):  # "UPDATE 2: UN: ..."
+        if ":" not in title[:80] and title.lstrip()[:1] not in ("[", "("):
+            break  # most headlines: no regex
+        stripped = _LEADING_LABEL.sub("", title, count=1)
+        if stripped == title or not story_words(stripped):
+            break
+        title = stripped
+    words = story_words(title)
+    if _SEPARATED.search(title) and (cut := story_words(_TRAILING_LABEL.sub("", title, count=1))):
+        words = cut
+    if not words:
+        return None
+    key = int.from_bytes(hashlib.blake2b(" ".join(words).encode(), digest_size=8).digest(), "big")
+    return key - (1 << 64) if key >= 1 << 63 else key
+
+
+def shingles(text: str) -> frozenset[tuple[str, ...]]:
+    """The text's runs of SHINGLE words: the same set however it is paragraphed."""
+    words = story_words(text)
+    return frozenset(zip(*(words[n:] for n in range(SHINGLE))))
+
+
+def contained(a: frozenset[tuple[str, ...]], b: frozenset[tuple[str, ...]]) -> bool:
+    """One text essentially inside the other (shingles from `shingles`): a copy cut
+    after two sentences, or carrying a trailer, lies inside the whole story. The
+    shorter must be long enough for that to mean something."""
+    shorter, longer = (a, b) if len(a) <= len(b) else (b, a)
+    if len(shorter) < MIN_SHINGLES:
+        return False
+    return len(shorter & longer) >= CONTAINED * len(shorter)
 
 
 def same_story(a: str, b: str) -> bool:

@@ -1,10 +1,13 @@
 """The story policy: which earlier item, if any, a new item repeats.
 
-Pure: storage loads the candidates (`StoryIndex.stored`, `near`, `known_text`)
-and runs the inserts; this module only decides. Three levels, cheapest first
-(the same feed + guid is storage's unique key, checked before this):
-the same canonical URL, identical words, and near-identical words (SimHash
-within NEAR_DUPLICATE_BITS, confirmed by the words themselves).
+Pure: storage loads the candidates (`StoryIndex.stored`, `near`,
+`known_headline`, `known_text`) and runs the inserts; this module only decides.
+Four levels, cheapest first (the same feed + guid is storage's unique key,
+checked before this): the same canonical URL, identical words, near-identical
+words (SimHash within NEAR_DUPLICATE_BITS, confirmed by the words themselves),
+and the same headline with one text inside the other (a republisher that keeps
+the first two sentences of three: SimHash of short texts moves a dozen bits),
+for items stored within HEADLINE_WINDOW of each other.
 """
 
 from __future__ import annotations
@@ -14,10 +17,20 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
 
-from monitor.dedupe.fingerprints import MIN_WORDS_FOR_NEAR, NEAR_DUPLICATE_BITS, hamming, same_story
+from monitor.dedupe.fingerprints import (
+    MIN_WORDS_FOR_NEAR,
+    NEAR_DUPLICATE_BITS,
+    contained,
+    hamming,
+    same_story,
+    shingles,
+)
 from monitor.items import Fingerprint, Prepared
 
 STORY_WINDOW = timedelta(days=14)  # how far back "the same story" is looked for
+# How far back the same headline with a text inside the other is looked for: a
+# republisher follows within hours, while a "Daily press briefing" comes back daily.
+HEADLINE_WINDOW = timedelta(days=3)
 BANDS = 4
 
 Repeat = Literal["url", "story"]
@@ -33,6 +46,13 @@ class Story:
     id: int | None  # None until the item's INSERT gives it one
     root: int | Story | None  # the story's first item, which owns the alerts; None: this one
     text: str | None = None  # None for a stored item whose text retention dropped
+    _shingles: frozenset[tuple[str, ...]] | None = None
+
+    def shingles(self) -> frozenset[tuple[str, ...]]:
+        """The text's shingles, computed once however many items are compared with it."""
+        if self._shingles is None:
+            self._shingles = shingles(self.text or "")
+        return self._shingles
 
     @property
     def root_id(self) -> int | None:
@@ -50,7 +70,9 @@ class StoryIndex:
         self._by_url: dict[str, Story] = {}
         self._by_hash: dict[str, Story] = {}
         self._by_band: dict[tuple[int, int], list[Story]] = {}
+        self._by_headline: dict[int, list[Story]] = {}
         self._stored: dict[int, Story] = {}
+        self._headlines = {entry.fingerprint.headline for entry in batch if entry.fingerprint.headline is not None}
         # band value -> simhashes of the batch with it, for the items long enough to compare
         self._wanted: list[dict[int, list[int]]] = [{} for _ in range(BANDS)]
         for entry in batch:
@@ -65,6 +87,11 @@ class StoryIndex:
     def band_values(self) -> list[list[int]]:
         """Per band, the values a near-duplicate candidate may have ([] each: none wanted)."""
         return [list(values) for values in self._wanted]
+
+    @property
+    def headlines(self) -> list[int]:
+        """The headline keys whose items stored within HEADLINE_WINDOW are candidates."""
+        return sorted(self._headlines)
 
     def stored(self, item_id: int, duplicate_of: int | None, simhash: int) -> Story:
         """The one `Story` of a stored item."""
@@ -92,9 +119,16 @@ class StoryIndex:
             self._by_band.setdefault(key, []).append(story)
         return True
 
+    def known_headline(self, headline: int, story: Story) -> None:
+        """A stored item with one of `headlines`: storage must then give its text (`known_text`)."""
+        stories = self._by_headline.setdefault(headline, [])
+        if story not in stories:
+            stories.append(story)
+
     @staticmethod
     def known_text(story: Story, text: str | None) -> None:
         story.text = text
+        story._shingles = None
 
     # deciding --------------------------------------------------------------
 
@@ -105,8 +139,14 @@ class StoryIndex:
         fp = entry.fingerprint
         if story := self._by_hash.get(fp.content_hash):
             return "story", story
-        if fp.words < MIN_WORDS_FOR_NEAR:
-            return None, None
+        if fp.words >= MIN_WORDS_FOR_NEAR and (story := self._near(entry)):
+            return "story", story
+        if fp.headline is not None and (story := self._same_headline(entry, fp.headline)):
+            return "story", story
+        return None, None
+
+    def _near(self, entry: Prepared) -> Story | None:
+        fp = entry.fingerprint
         tried: set[int] = set()
         for n in range(BANDS):
             for story in self._by_band.get((n, fp.bands[n]), ()):
@@ -114,8 +154,18 @@ class StoryIndex:
                     continue
                 tried.add(id(story))
                 if hamming(story.simhash, fp.simhash) <= NEAR_DUPLICATE_BITS and _same_words(story, entry):
-                    return "story", story
-        return None, None
+                    return story
+        return None
+
+    def _same_headline(self, entry: Prepared, headline: int) -> Story | None:
+        """An earlier item under the same headline whose text holds this one's, or
+        lies inside it. Without its text (retention dropped it) nothing can be said:
+        "Press briefing" heads a different story every day."""
+        stories = self._by_headline.get(headline)
+        if not stories:
+            return None
+        own = shingles(entry.item.text)
+        return next((s for s in stories if s.text is not None and contained(s.shingles(), own)), None)
 
     def add(self, entry: Prepared, repeated: Story | None) -> Story:
         """`entry` as later items see it: a story of its own, rooted where `repeated` is."""
@@ -126,6 +176,8 @@ class StoryIndex:
         self._by_hash.setdefault(entry.fingerprint.content_hash, story)
         for key in _bands(entry.fingerprint):
             self._by_band.setdefault(key, []).append(story)
+        if entry.fingerprint.headline is not None:
+            self._by_headline.setdefault(entry.fingerprint.headline, []).append(story)
         return story
 
     def remove(self, entry: Prepared, story: Story) -> None:
@@ -137,6 +189,8 @@ class StoryIndex:
             del self._by_hash[fp.content_hash]
         for key in _bands(fp):
             self._by_band[key].remove(story)
+        if fp.headline is not None:
+            self._by_headline[fp.headline].remove(story)
 
 
 def _bands(fp: Fingerprint) -> list[tuple[int, int]]:

@@ -1,9 +1,10 @@
-"""Canonical URLs: one spelling per document, so the same article linked two
-ways (tracking parameters, `www.`, a trailing slash) is recognised."""
+"""Links as the publisher meant them, and canonical URLs: one spelling per
+document, so the same article linked two ways (tracking parameters, `www.`, a
+trailing slash) is recognised."""
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 # Query parameters that identify a campaign or a click, never a document.
 TRACKING_PARAMS = frozenset(
@@ -14,6 +15,22 @@ TRACKING_PARAMS = frozenset(
     }
 )
 TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "at_", "__")
+
+
+def resolve_link(link: str | None, base: str | None) -> str | None:
+    """`link` made absolute against `base` (RFC 3986: `/en/news/x.html`, `news/x.html`
+    and `../x` as a browser on the page at `base` would follow them). A link with a
+    scheme (`https:`, `mailto:`), or without an http(s) base to resolve against, is
+    returned as written."""
+    if not link or link.startswith(("https://", "http://")):  # most links: nothing to resolve
+        return link
+    link = link.strip()
+    try:
+        if urlsplit(link).scheme or urlsplit(base or "").scheme.lower() not in ("http", "https"):
+            return link
+        return urljoin(base, link)  # type: ignore[type-var]  # base is a str here
+    except ValueError:  # an unparsable link (a bad IPv6 literal) stays as written
+        return link
 
 
 def canonical_url(url: str | None) -> str | None:

@@ -57,7 +57,7 @@ def resolve(
         return Resolved("page", listing_feed(read_page(body, headers, url), source=source, selector=selector))
     if reading == "feed" or not _starts_like_html(body):
         try:
-            return Resolved("feed", parse_feed(body, headers, source=source))
+            return Resolved("feed", parse_feed(body, headers, source=source, url=url))
         except FeedError:
             if reading == "feed" or not looks_like_html(body, headers):
                 raise

@@ -10,8 +10,16 @@ first, then the HTTP charset, then the XML declaration, then UTF-8, and only
 then a detected encoding (flagged as a guess). feedparser's own RFC 3023 rules
 read `text/xml` without a charset as US-ASCII and headers without a
 Content-Type as ISO-8859-1, which garbles exactly the feeds we care about
-(windows-1251 declared only in the XML declaration). Content-Location still
-resolves relative links, Content-Language is the fallback language.
+(windows-1251 declared only in the XML declaration). Content-Language is the
+fallback language.
+
+Entry links are stored as the publisher meant them: a relative link
+(`/en/news/x.html`, `news/x.html`, `../x`) is resolved against the entry's
+`xml:base`, the feed's, the Content-Location header, and finally the URL the
+document was fetched from (after redirects), as RFC 3986 chains them, before
+anything stores, deduplicates or fetches it. The guid of an entry without one
+stays the link as written: it only has to identify the entry within its feed,
+and an entry stored before links were resolved keeps being recognised.
 
 feedparser's HTML sanitizer and relative-URI resolver are switched off: they
 were 40 % of its time, and nothing they produce survives. `normalize()` turns
@@ -63,6 +71,7 @@ import charset_normalizer
 import feedparser
 
 from monitor import limits
+from monitor.dedupe.urls import resolve_link
 from monitor.errors import InputError
 from monitor.ingest import plainrss
 from monitor.items import Item
@@ -91,22 +100,27 @@ class ParsedFeed:
     self_url: str | None = None  # the feed's own URL as it states it (rel="self"): the WebSub topic
 
 
-def parse_feed(body: bytes, headers: Mapping[str, str], *, source: str) -> ParsedFeed:
-    """Parse one fetched feed document; raise FeedError if it is not a feed."""
+def parse_feed(body: bytes, headers: Mapping[str, str], *, source: str, url: str | None = None) -> ParsedFeed:
+    """Parse one fetched feed document; raise FeedError if it is not a feed.
+
+    `url`: where the document came from after redirects, the base of its relative
+    links (default: `source`, when that is an http(s) URL)."""
     if not body.lstrip(_WHITESPACE_AND_BOM):
         raise FeedError("empty body")
     lowered = {k.lower(): v for k, v in headers.items()}
     text, encoding_problem = _decode(body, _http_charset(lowered.get("content-type", "")))
     _check_entities(text)
     flags = (ENCODING_GUESSED,) if encoding_problem else ()
+    base = url or source
     plain = plainrss.read(text, lowered)
     if plain is not None:  # plain RSS 2.0, read as feedparser would but 10x faster
-        return _from_plain(plain, lowered, source=source, flags=flags, problem=encoding_problem)
-    return _with_feedparser(body, text, lowered, source=source, encoding_problem=encoding_problem)
+        return _from_plain(plain, lowered, source=source, base=base, flags=flags, problem=encoding_problem)
+    return _with_feedparser(body, text, lowered, source=source, base=base, encoding_problem=encoding_problem)
 
 
 def _from_plain(
-    plain: plainrss.PlainFeed, headers: Mapping[str, str], *, source: str, flags: tuple[str, ...], problem: str | None
+    plain: plainrss.PlainFeed, headers: Mapping[str, str], *, source: str, base: str, flags: tuple[str, ...],
+    problem: str | None,
 ) -> ParsedFeed:
     feed_title = _clean(plain.title)
     feed_language = _clean(plain.language) or _clean(headers.get("content-language"))
@@ -116,7 +130,7 @@ def _from_plain(
         Item(
             source=source,
             guid=_clean(entry.guid) or _clean(entry.link) or _content_guid(entry.title, entry.summary),
-            url=_clean(entry.link),
+            url=resolve_link(_clean(entry.link), base),
             title=entry.title,
             text=entry.text,
             published=_utc(entry.published),
@@ -126,23 +140,31 @@ def _from_plain(
         )
         for entry in entries
     ]
-    hub, self_url = _websub_links(plain.links, headers, source)
+    hub, self_url = _websub_links(plain.links, headers, base)
     return ParsedFeed(
-        title=feed_title, link=_clean(plain.link), items=items, ttl_seconds=_ttl_seconds(plain.ttl), problem=problem,
+        title=feed_title, link=resolve_link(_clean(plain.link), base), items=items, ttl_seconds=_ttl_seconds(plain.ttl), problem=problem,
         hub=hub, self_url=self_url,
     )
 
 
 def _with_feedparser(
-    body: bytes, text: str, headers: Mapping[str, str], *, source: str, encoding_problem: str | None
+    body: bytes, text: str, headers: Mapping[str, str], *, source: str, encoding_problem: str | None,
+    base: str | None = None,
 ) -> ParsedFeed:
     content_type = headers.get("content-type", "")
+    base = base or source
+    location = resolve_link(_clean(headers.get("content-location")), base)
+    if location is None and "xml:base" in text:
+        # feedparser resolves xml:base only within an absolute base: "/en/" then "news/"
+        # would lose the "news/". Given the document's URL, it chains them right. Only
+        # then, as it also resolves entry ids against that base.
+        location = base
     parsed = feedparser.parse(
         io.BytesIO(text.encode("utf-8")),
         response_headers={
             # Already decoded (see `_decode`): feedparser gets UTF-8 and is told so.
             "content-type": "application/xml; charset=utf-8",
-            "content-location": headers.get("content-location", ""),
+            "content-location": location or "",
             "content-language": headers.get("content-language", ""),
         },
         sanitize_html=False,  # see the module docstring: normalize() makes text of it
@@ -170,14 +192,14 @@ def _with_feedparser(
     feed_title = _clean(feed.get("title"))
     feed_language = _clean(feed.get("language")) or _clean(headers.get("content-language"))
     items = [
-        _item(entry, source=source, origin=feed_title, language=feed_language, flags=flags)
+        _item(entry, source=source, base=base, origin=feed_title, language=feed_language, flags=flags)
         for entry in entries
     ]
     links = [(str(link.get("rel") or ""), str(link.get("href") or "")) for link in feed.get("links") or []]
-    hub, self_url = _websub_links(links, headers, source)
+    hub, self_url = _websub_links(links, headers, base)
     return ParsedFeed(
         title=feed_title,
-        link=_clean(feed.get("link")),
+        link=resolve_link(_clean(feed.get("link")), base),
         items=items,
         ttl_seconds=_ttl_seconds(feed.get("ttl")),
         problem=problem,
@@ -385,14 +407,16 @@ def _not_a_feed(body: bytes, content_type: str, parsed: Any) -> str:
     return f"not a feed: no RSS, Atom or RDF document element{shown}{detail}"
 
 
-def _item(entry: Any, *, source: str, origin: str | None, language: str | None, flags: tuple[str, ...]) -> Item:
+def _item(
+    entry: Any, *, source: str, base: str, origin: str | None, language: str | None, flags: tuple[str, ...]
+) -> Item:
     title = entry.get("title") or ""
     text = _longest_text(entry)
     link = _clean(entry.get("link"))
     return Item(
         source=source,
         guid=_clean(entry.get("id")) or link or _content_guid(title, entry.get("summary") or ""),
-        url=link,
+        url=resolve_link(link, base),
         title=title,
         text=text,
         published=_published(entry),

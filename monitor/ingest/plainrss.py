@@ -4,7 +4,9 @@ feedparser dominates a cold polling cycle, and the standard library's C XML
 parser reads the same document ten times faster (figures: bench/README.md). So
 a document that is plain, well-formed RSS 2.0 is read here, and everything else
 (Atom, RDF, a DOCTYPE, an undefined entity, an element or attribute this module
-does not know, a relative link, xml:base or xml:lang) goes to feedparser.
+does not know, xml:base or xml:lang, a Content-Location header) goes to
+feedparser. A relative link is kept as written, as feedparser keeps it without
+a base; `feed.py` resolves both readers' links against the document's URL.
 
 "Plain" is defined by what feedparser would do with it: for every document
 this reader accepts, `read` gives exactly the entries, fields and values that

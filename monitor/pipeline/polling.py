@@ -454,7 +454,7 @@ class Poller:
         plan = self._plan(feed, now, asked, hours, published=prepared.published)
         self._successes.add(Success(
             feed.id, now, plan.next_poll_at, plan.interval_s, etag=fetched.etag,
-            last_modified=fetched.last_modified, title=prepared.title, publish_gap_s=plan.publish_gap_s,
+            last_modified=fetched.last_modified, document_title=prepared.title, publish_gap_s=plan.publish_gap_s,
             newest_entry_at=newest,
             stale=schedule.is_stale(self.settings, now, publish_gap_s=plan.publish_gap_s,
                                     last_new_item_at=newest or feed.newest_entry_at),

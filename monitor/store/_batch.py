@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from monitor.dedupe import STORY_WINDOW, Story, StoryIndex
+from monitor.dedupe import HEADLINE_WINDOW, STORY_WINDOW, Story, StoryIndex
 from monitor.dedupe.stories import Repeat
 from monitor.items import AlertRequest, Item, Outcome, Prepared
 from monitor.states import AlertMode, AlertState
@@ -115,9 +115,11 @@ class Batch:
     def _lock_stories(self, entries: Sequence[Prepared]) -> None:
         if self.sql.dialect != "postgresql":
             return  # SQLite's BEGIN IMMEDIATE already serializes writers
-        # Two instances storing the same syndicated text at once must agree on one
-        # story root. Sorted, so two batches never wait on each other in a cycle.
-        keys = sorted({int(e.fingerprint.content_hash[:15], 16) for e in entries})
+        # Two instances storing the same syndicated text (or a trimmed copy under the
+        # same headline) at once must agree on one story root. Sorted, so two batches
+        # never wait on each other in a cycle.
+        keys = sorted({int(e.fingerprint.content_hash[:15], 16) for e in entries}  # a key shared by chance only serializes
+                      | {e.fingerprint.headline for e in entries if e.fingerprint.headline is not None})
         self.conn.execute(self.sql.lock_stories, {"keys": keys})
 
     def _load_candidates(self, entries: Sequence[Prepared]) -> None:
@@ -129,18 +131,23 @@ class Batch:
         hashes = sql.values({e.fingerprint.content_hash for e in entries})
         for r in self.conn.execute(sql.by_hash, {"hashes": hashes}):
             index.known_hash(r.content_hash, index.stored(r.id, r.duplicate_of, r.fingerprint))
+        wanted: dict[int, Story] = {}  # stored items whose text the policy needs
         bands = index.band_values
         if any(bands):
             parameters = {f"band{n}": sql.values(values) for n, values in enumerate(bands)}
             rows = self.conn.execute(sql.by_band, {**parameters, "since": self.now - STORY_WINDOW})
-            near = {}
             for item_id, duplicate_of, simhash, *row_bands in rows:
                 story = index.stored(item_id, duplicate_of, simhash)
                 if index.near(story, row_bands):
-                    near[item_id] = story
-            if near:
-                for item_id, text in self.conn.execute(sql.texts, {"ids": sql.values(near)}):
-                    index.known_text(near[item_id], text)
+                    wanted[item_id] = story
+        if headlines := index.headlines:
+            parameters = {"headlines": sql.values(headlines), "since": self.now - HEADLINE_WINDOW}
+            for r in self.conn.execute(sql.by_headline, parameters):
+                story = wanted[r.id] = index.stored(r.id, r.duplicate_of, r.fingerprint)
+                index.known_headline(r.headline_key, story)
+        if wanted:
+            for item_id, text in self.conn.execute(sql.texts, {"ids": sql.values(wanted)}):
+                index.known_text(wanted[item_id], text)
 
     # storing ---------------------------------------------------------------
 
@@ -199,8 +206,8 @@ class Batch:
             "language": item.language, "origin": item.origin, "place": item.place, "path": item.path,
             "flags": list(item.flags), "content_hash": fp.content_hash, "fingerprint": fp.simhash,
             "fp_band0": fp.bands[0], "fp_band1": fp.bands[1], "fp_band2": fp.bands[2],
-            "fp_band3": fp.bands[3], "duplicate_of": story_id, "matched": bool(entry.hits), "delay_s": entry.delay_s,
-            "relevance": None, "labelled_at": None, "rules_version": entry.rules_version,
+            "fp_band3": fp.bands[3], "headline_key": fp.headline, "duplicate_of": story_id, "matched": bool(entry.hits),
+            "delay_s": entry.delay_s, "relevance": None, "labelled_at": None, "rules_version": entry.rules_version,
         }
 
     def _finish(self, planned: Sequence[_Planned], ids: dict[tuple[int, str], int]) -> list[tuple[int, Outcome]]:

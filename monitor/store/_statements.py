@@ -109,6 +109,12 @@ class Statements:
                 .order_by(items_t.c.id))
 
     @cached_property
+    def by_headline(self) -> Any:
+        return (select(items_t.c.id, items_t.c.duplicate_of, items_t.c.fingerprint, items_t.c.headline_key)
+                .where(self._in(items_t.c.headline_key, "headlines"), items_t.c.ingested_at >= bindparam("since"))
+                .order_by(items_t.c.id))
+
+    @cached_property
     def texts(self) -> Any:
         return select(items_t.c.id, items_t.c.text).where(self._in(items_t.c.id, "ids"))
 

@@ -55,7 +55,8 @@ class SyncReport:
 class FeedState:
     id: int
     url: str
-    title: str | None
+    title: str | None  # the operator's (config or OPML): what every output calls the feed
+    document_title: str | None  # the feed's own, as its document states it: shown beside
     enabled: bool
     disabled_reason: str | None
     etag: str | None
@@ -94,6 +95,16 @@ class FeedState:
         """What the next poll fetches: the feed the page declared, else the source's URL."""
         return self.resolved_url if self.reading == "feed" and self.resolved_url else self.url
 
+    @property
+    def name(self) -> str:
+        """The feed as the operator sees it: their title, else the feed's own, else its URL."""
+        return self.title or self.document_title or self.url
+
+    @property
+    def beside(self) -> str | None:
+        """The feed's own title, shown beside the operator's when they differ."""
+        return self.document_title if self.title and self.document_title not in (None, self.title) else None
+
     def pushed(self, now: datetime) -> bool:
         return self.push_until is not None and self.push_until > now
 
@@ -119,7 +130,7 @@ class Success:
     interval_s: int
     etag: str | None
     last_modified: str | None
-    title: str | None = None  # None (or empty): keep the stored one
+    document_title: str | None = None  # the feed's own title; None (or empty): keep the stored one
     publish_gap_s: float | None = None  # None: keep the stored one
     newest_entry_at: datetime | None = None  # None: keep the stored one
     stale: bool = False
@@ -136,7 +147,7 @@ class Success:
             "last_polled_at": self.now, "last_success_at": self.now, "stale": self.stale,
             "last_error": self.problem, "last_error_at": self.now if self.problem else None,
             "slower_because": self.slower_because,
-            "b_title": self.title or None, "b_publish_gap_s": self.publish_gap_s,
+            "b_document_title": self.document_title or None, "b_publish_gap_s": self.publish_gap_s,
             "b_newest_entry_at": self.newest_entry_at, "b_publish_hours": self.publish_hours,
             "b_resolved_as": self.resolved_as, "b_resolved_url": self.resolved_url,
         }
@@ -159,7 +170,8 @@ _RECORD_SUCCESS = (
             "stale", "last_error", "last_error_at", "slower_because",
         )}
         | {name: _keep_unless_given(name)
-           for name in ("title", "publish_gap_s", "newest_entry_at", "publish_hours", "resolved_as", "resolved_url")}
+           for name in ("document_title", "publish_gap_s", "newest_entry_at", "publish_hours",
+                         "resolved_as", "resolved_url")}
         | {"consecutive_errors": 0, "lease_owner": None, "lease_until": None}
     )
 )
@@ -227,7 +239,7 @@ class FeedStore:
                     values["listed_in"] = feed.listed_in
                 if row.configured_interval_s != feed.interval_s:
                     values["configured_interval_s"] = feed.interval_s
-                if feed.title and row.title != feed.title:
+                if row.title != feed.title:  # the operator's title only: a poll never writes it
                     values["title"] = feed.title
                 if (row.source_kind, row.link_selector) != (feed.kind, feed.links):
                     # read differently from now on: resolve again, without the old validators
@@ -323,7 +335,7 @@ class FeedStore:
         interval_s: int,
         etag: str | None,
         last_modified: str | None,
-        title: str | None = None,
+        document_title: str | None = None,
         publish_gap_s: float | None = None,
         newest_entry_at: datetime | None = None,
         stale: bool = False,
@@ -331,7 +343,7 @@ class FeedStore:
         slower_because: str | None = None,
     ) -> bool:
         """Store the outcome of a good poll; False if our lease was lost meanwhile."""
-        success = Success(feed_id, now, next_poll_at, interval_s, etag, last_modified, title, publish_gap_s,
+        success = Success(feed_id, now, next_poll_at, interval_s, etag, last_modified, document_title, publish_gap_s,
                           newest_entry_at, stale, problem, slower_because)
         return self.record_many(owner, [success]) == 1
 

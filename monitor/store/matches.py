@@ -35,22 +35,31 @@ class Source:
     item_id: int
     feed_id: int
     feed_url: str  # the feed URL (or replay:… for fixtures)
-    feed_title: str | None
+    feed_title: str | None  # the operator's title for the feed (config or OPML)
     url: str | None
     title: str
-    origin: str | None  # the publisher named in the text ("BelTA"), when known
+    origin: str | None  # the publisher: the feed's own title, or the one named in the text ("BelTA")
     published_at: datetime | None
     ingested_at: datetime
+    document_title: str | None = None  # the feed's own title, as its latest poll read it
 
     @property
     def label(self) -> str:
-        """The feed, as the dashboard lists feeds."""
-        return self.feed_title or self.feed_url
+        """The feed, as the dashboard lists feeds: the operator's title first."""
+        return self.feed_title or self.document_title or self.feed_url
 
     @property
     def name(self) -> str:
-        """The publisher, as an analyst would name it in an alert."""
-        return self.origin or self.feed_title or urlsplit(self.feed_url).hostname or self.feed_url
+        """The source as an alert names it: the operator's title for the feed, else
+        the publisher the item names, else the feed's own title or host."""
+        return self.feed_title or self.origin or self.document_title or urlsplit(self.feed_url).hostname or \
+            self.feed_url
+
+    @property
+    def beside(self) -> str | None:
+        """The publisher as the item names it, shown beside `name`/`label` when it says
+        something else (the feed's own title beside the operator's)."""
+        return self.origin if self.origin and self.origin not in (self.name, self.label) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +124,7 @@ def item_select() -> Select[Any]:
         items_t.c.url, items_t.c.published_at, items_t.c.ingested_at, items_t.c.origin, items_t.c.place,
         items_t.c.language, items_t.c.relevance, items_t.c.labelled_at, items_t.c.rules_version,
         items_t.c.reclassified_note, items_t.c.matched,
-        feeds_t.c.url.label("feed_url"), feeds_t.c.title.label("feed_title"),
+        feeds_t.c.url.label("feed_url"), feeds_t.c.title.label("feed_title"), feeds_t.c.document_title,
     ).select_from(items_t.join(feeds_t, items_t.c.feed_id == feeds_t.c.id))
 
 
@@ -158,4 +167,5 @@ def _source(row: Any) -> Source:
     return Source(
         item_id=row.id, feed_id=row.feed_id, feed_url=row.feed_url, feed_title=row.feed_title, url=row.url,
         title=row.title, origin=row.origin, published_at=row.published_at, ingested_at=row.ingested_at,
+        document_title=row.document_title,
     )

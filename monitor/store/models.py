@@ -72,7 +72,8 @@ class Feed(Base):
     url: Mapped[str] = mapped_column(String(2048), unique=True)
     kind: Mapped[str] = mapped_column(String(10), default="http")  # "http" or "replay"
     listed_in: Mapped[str | None] = mapped_column(String(500))  # config file or OPML it came from
-    title: Mapped[str | None] = mapped_column(String(500))
+    title: Mapped[str | None] = mapped_column(String(500))  # the operator's (config or OPML), shown everywhere
+    document_title: Mapped[str | None] = mapped_column(String(500))  # the feed's own, shown beside it
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     disabled_reason: Mapped[str | None] = mapped_column(Text)
     etag: Mapped[str | None] = mapped_column(String(500))
@@ -140,6 +141,7 @@ class StoredItem(Base):
     fp_band1: Mapped[int] = mapped_column(Integer)
     fp_band2: Mapped[int] = mapped_column(Integer)
     fp_band3: Mapped[int] = mapped_column(Integer)
+    headline_key: Mapped[int | None] = mapped_column(BigInteger, index=True)  # `dedupe.fingerprints.headline_key`
     duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("items.id"), index=True)
     matched: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     # An analyst's judgement: None = not judged, "not-relevant" = kept but labelled.

@@ -336,9 +336,10 @@ class DashboardQueries:
         has_match = exists().where(items_t.c.feed_id == feeds_t.c.id, items_t.c.matched.is_(True))
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(feeds_t.c.id, feeds_t.c.title, feeds_t.c.url).where(has_match).order_by(feeds_t.c.id)
+                select(feeds_t.c.id, feeds_t.c.title, feeds_t.c.document_title, feeds_t.c.url)
+                .where(has_match).order_by(feeds_t.c.id)
             ).all()
-        return [FeedChoice(r.id, r.title or r.url) for r in rows]
+        return [FeedChoice(r.id, r.title or r.document_title or r.url) for r in rows]
 
     def per_rule_per_day(self, *, days: int = 30, today: date | None = None) -> RuleDays:
         """Matching stories per rule per UTC day over `days` days ending today.

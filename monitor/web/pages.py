@@ -95,7 +95,7 @@ class Pages:
 
     async def feeds(self, request: Request) -> Response:
         feeds, subscriptions = await run_in_threadpool(self._feeds_data)
-        feeds.sort(key=lambda f: (HEALTH_ORDER.index(f.state.health), (f.state.title or f.state.url).casefold()))
+        feeds.sort(key=lambda f: (HEALTH_ORDER.index(f.state.health), f.state.name.casefold()))
         summary = Counter(f.state.health for f in feeds)
         now = datetime.now(UTC)
         return self.render(

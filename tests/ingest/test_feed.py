@@ -277,3 +277,70 @@ def test_hostile_entries_keep_their_readable_text() -> None:
     assert second.text == "Before."
     (atom,) = (normalize(i) for i in parse_feed(HOSTILE_ATOM, {}, source="s").items)
     assert (atom.title, atom.text) == ("ILO report", "XHTML body.")
+
+
+# --- links as the publisher meant them ----------------------------------------
+
+RELATIVE_RSS = b"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>UN News</title><link>/en/</link>
+  <item><title>Root-relative</title><link>/en/story/2026/12/1</link><description>One.</description></item>
+  <item><title>Path-relative</title><link>story/2</link><description>Two.</description></item>
+  <item><title>Up a level</title><link>../fr/story/3</link><description>Three.</description></item>
+  <item><title>Absolute</title><link>https://news.un.org/en/story/4</link><description>Four.</description></item>
+  <item><title>Not a page</title><link>mailto:press@un.org</link><description>Five.</description></item>
+</channel></rss>
+"""
+RESOLVED = ["https://news.un.org/en/story/2026/12/1", "https://news.un.org/en/feed/story/2",
+            "https://news.un.org/en/fr/story/3", "https://news.un.org/en/story/4", "mailto:press@un.org"]
+
+
+@pytest.mark.parametrize("reader", ["plain", "feedparser"])
+def test_relative_links_are_resolved_against_the_url_the_feed_came_from(reader: str) -> None:
+    from monitor.ingest.feed import _with_feedparser
+
+    final = "https://news.un.org/en/feed/rss.xml"  # where the configured URL redirected to
+    if reader == "plain":
+        feed = parse_feed(RELATIVE_RSS, {}, source="https://un.example/rss", url=final)
+    else:
+        feed = _with_feedparser(RELATIVE_RSS, RELATIVE_RSS.decode(), {}, source="https://un.example/rss", base=final,
+                                encoding_problem=None)
+    assert [i.url for i in feed.items] == RESOLVED
+    assert feed.link == "https://news.un.org/en/"
+    # The guid of an entry without one stays the link as written: the entry stored
+    # before links were resolved is still the same entry.
+    assert [i.guid for i in feed.items][:3] == ["/en/story/2026/12/1", "story/2", "../fr/story/3"]
+
+
+def test_without_a_url_the_feed_key_is_the_base_and_a_replayed_file_keeps_its_links() -> None:
+    assert parse_feed(RELATIVE_RSS, {}, source="https://news.un.org/en/rss.xml").items[1].url == \
+        "https://news.un.org/en/story/2"
+    assert parse_feed(RELATIVE_RSS, {}, source="replay:un.xml").items[1].url == "story/2"
+
+
+XML_BASE_ATOM = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xml:base="/en/">
+  <title>UN News</title><id>urn:un:news</id><updated>2026-12-06T00:00:00Z</updated>
+  <entry xml:base="news/"><title>Entry base under feed base</title><id>urn:un:1</id>
+    <updated>2026-12-06T00:00:00Z</updated><link href="x.html"/></entry>
+  <entry><title>Feed base only</title><id>urn:un:2</id><updated>2026-12-06T00:00:00Z</updated>
+    <link href="story/y.html"/></entry>
+  <entry xml:base="https://press.un.org/"><title>Absolute entry base</title><id>urn:un:3</id>
+    <updated>2026-12-06T00:00:00Z</updated><link href="z.html"/></entry>
+</feed>
+"""
+XML_BASE_RSS = b"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0" xml:base="https://www.ohchr.org/en/"><channel><title>OHCHR</title>
+  <item><title>a</title><link>press-releases/2026/12/a</link><guid>ohchr-a</guid></item>
+  <item xml:base="/fr/"><title>b</title><link>communiques/b</link><guid>ohchr-b</guid></item>
+</channel></rss>
+"""
+
+
+def test_xml_base_of_the_feed_and_of_each_entry_chains_down_to_the_documents_url() -> None:
+    feed = parse_feed(XML_BASE_ATOM, {}, source="https://un.example/atom", url="https://news.un.org/feed/atom.xml")
+    assert [i.url for i in feed.items] == [
+        "https://news.un.org/en/news/x.html", "https://news.un.org/en/story/y.html", "https://press.un.org/z.html"]
+    assert [i.guid for i in feed.items] == ["urn:un:1", "urn:un:2", "urn:un:3"]
+    rss = parse_feed(XML_BASE_RSS, {}, source="https://un.example/rss")
+    assert [i.url for i in rss.items] == ["https://www.ohchr.org/en/press-releases/2026/12/a",
+                                          "https://www.ohchr.org/fr/communiques/b"]

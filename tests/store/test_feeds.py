@@ -61,12 +61,12 @@ def test_recorded_results_set_the_next_due_time(feeds: FeedStore) -> None:
     feeds.sync(listed("https://a/rss", "https://b/rss"), NOW)
     a, b = feeds.claim_due("p", LEASE, 10, now=NOW)
     assert feeds.record_success(a.id, "p", now=NOW, next_poll_at=NOW + timedelta(hours=1), interval_s=3600,
-                                etag='"x"', last_modified=None, title="A")
+                                etag='"x"', last_modified=None, document_title="A")
     assert feeds.record_failure(b.id, "p", now=NOW, error="HTTP 410 Gone", next_poll_at=NOW, gone=True)
 
     assert feeds.claim_due("p", LEASE, 10, now=NOW + timedelta(minutes=30)) == []
     (again,) = feeds.claim_due("p", LEASE, 10, now=NOW + timedelta(hours=2))
-    assert (again.url, again.etag, again.title) == ("https://a/rss", '"x"', "A")
+    assert (again.url, again.etag, again.document_title) == ("https://a/rss", '"x"', "A")
     gone = next(f for f in feeds.all() if f.url == "https://b/rss")
     assert not gone.enabled and "410" in (gone.disabled_reason or "")
 
@@ -120,22 +120,22 @@ def test_next_due_is_the_earliest_time_a_feed_can_be_claimed(feeds: FeedStore) -
 def test_record_many_writes_a_batch_and_skips_feeds_whose_lease_was_lost(feeds: FeedStore) -> None:
     feeds.sync(listed("https://a/rss", "https://b/rss"), NOW)
     a, b = feeds.claim_due("p", LEASE, 10, now=NOW)
-    assert feeds.record_many("p", [Success(a.id, NOW, NOW + timedelta(hours=1), 3600, '"a1"', None, title="A",
+    assert feeds.record_many("p", [Success(a.id, NOW, NOW + timedelta(hours=1), 3600, '"a1"', None, document_title="A",
                                            publish_gap_s=60.0, newest_entry_at=NOW)]) == 1
     later = NOW + timedelta(hours=2)
     (b,) = feeds.claim_due("q", LEASE, 10, now=later, ids=[b.id])  # p's lease on b expired: q took it
     (a,) = feeds.claim_due("p", LEASE, 10, now=later, ids=[a.id])
     held = feeds.record_many("p", [
         Success(a.id, later, later + timedelta(hours=1), 3600, '"a2"', "Mon, 23 Nov 2026 12:00:00 GMT"),
-        Success(b.id, later, later + timedelta(hours=1), 3600, '"b"', None, title="B", problem="malformed"),
+        Success(b.id, later, later + timedelta(hours=1), 3600, '"b"', None, document_title="B", problem="malformed"),
     ])
     assert held == 1
     states = {f.url: f for f in feeds.all()}
     a, b = states["https://a/rss"], states["https://b/rss"]
     # a poll that learnt no title, gap or newest entry keeps the stored ones
-    assert (a.etag, a.title, a.publish_gap_s, a.newest_entry_at) == ('"a2"', "A", 60.0, NOW)
+    assert (a.etag, a.document_title, a.publish_gap_s, a.newest_entry_at) == ('"a2"', "A", 60.0, NOW)
     assert (a.last_success_at, a.lease_owner, a.last_error) == (later, None, None)
-    assert (b.lease_owner, b.etag, b.title, b.last_error) == ("q", None, None, None)  # left to its new holder
+    assert (b.lease_owner, b.etag, b.document_title, b.last_error) == ("q", None, None, None)  # left to its new holder
     assert feeds.record_many("p", []) == 0
 
 
@@ -173,3 +173,22 @@ def test_instances_starting_together_add_each_new_feed_once(feeds: FeedStore, db
         s.engine.dispose()
     assert errors == [] and sum(added) == len(urls)
     assert sorted(f.url for f in feeds.all()) == sorted(urls)
+
+
+def test_the_operators_title_stays_and_the_feeds_own_is_kept_beside_it(feeds: FeedStore) -> None:
+    """A poll learns the feed's own title; it never replaces the one the operator gave."""
+    feeds.sync([ListedFeed("https://a/rss", "MFA Belarus (English)", "monitor.toml"),
+                ListedFeed("https://b/rss", None, "monitor.toml")], NOW)
+    a, b = feeds.claim_due("p", LEASE, 10, now=NOW)
+    for feed in (a, b):
+        assert feeds.record_success(feed.id, "p", now=NOW, next_poll_at=NOW + timedelta(hours=1), interval_s=3600,
+                                    etag=None, last_modified=None, document_title="Новости МИД")
+    feeds.sync([ListedFeed("https://a/rss", "MFA Belarus (English)", "monitor.toml"),
+                ListedFeed("https://b/rss", None, "monitor.toml")], NOW)
+    states = {f.url: f for f in feeds.all()}
+    a, b = states["https://a/rss"], states["https://b/rss"]
+    assert (a.title, a.document_title, a.name, a.beside) == (
+        "MFA Belarus (English)", "Новости МИД", "MFA Belarus (English)", "Новости МИД")
+    assert (b.title, b.name, b.beside) == (None, "Новости МИД", None)  # no title of the operator's: the feed's own
+    feeds.sync([ListedFeed("https://a/rss", None, "monitor.toml")], NOW)  # the operator takes the title away
+    assert next(f for f in feeds.all() if f.url == "https://a/rss").name == "Новости МИД"

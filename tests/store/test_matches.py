@@ -33,11 +33,14 @@ def test_an_alert_reads_only_the_hits_of_its_rules(db: DashboardDb) -> None:
     assert alerted.hits == tuple(h for h in shown.hits if h.rule == "upr") != ()
 
 
-def test_a_source_is_named_by_publisher_then_feed_title_then_host(db: DashboardDb) -> None:
+def test_a_source_is_named_by_the_operators_title_with_the_publishers_own_beside_it(db: DashboardDb) -> None:
     evil = Outbox(db.engine).item(db.evil)
     assert evil.source.name == evil.source.label == EVIL_FEED_TITLE  # no publisher named in the text
+    assert evil.source.beside is None
     wire = Outbox(db.engine).item(db.seed_000).extra_sources[0]
-    assert (wire.name, wire.label) == ("Wire", "Wire service")
+    assert (wire.name, wire.label, wire.beside) == ("Wire service", "Wire service", "Wire")
+    seed = Outbox(db.engine).item(db.seed_000).source  # a replayed file: no title but the one its text names
+    assert (seed.feed_title, seed.name, seed.beside) == (None, seed.origin, None)
 
 
 def test_reading_an_item_that_is_gone_is_a_lookup_error(db: DashboardDb) -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from monitor.dedupe import canonical_url, fingerprint
+from monitor.dedupe import HEADLINE_WINDOW, canonical_url, fingerprint
 from monitor.items import AlertRequest, Hit, Item, Outcome, Prepared
 from monitor.store import migrations
 from monitor.store.engine import make_engine
@@ -150,11 +151,11 @@ def test_rows_another_writer_stored_meanwhile_are_seen_and_the_rest_judged_witho
     def another_writer(batch: _batch.Batch, entries: list[Prepared]) -> None:
         lock_stories(batch, entries)
         insert = (postgresql.insert if store.engine.dialect.name == "postgresql" else sqlite.insert)(StoredItem)
-        row = batch._item_row(batch.feed_ids[0], entry("2", text=OTHER, hits=False), None)
+        row = batch._item_row(batch.feed_ids[0], entry("2", text=OTHER[:1400], hits=False), None)
         batch.conn.execute(insert.values(**row))
 
     monkeypatch.setattr(_batch.Batch, "_lock_stories", another_writer)
-    outcomes = store.ingest("https://a.example/feed", [entry("1", text=OTHER[:1500]), entry("2"),
+    outcomes = store.ingest("https://a.example/feed", [entry("1", text=OTHER[1500:]), entry("2"),
                                                        entry("3", text=edited)])
 
     assert [(o.status, o.reason) for o in outcomes] == [("new", None), ("seen", "guid"), ("new", None)]
@@ -314,3 +315,72 @@ def test_a_dry_run_of_a_group_stores_nothing_and_says_what_a_run_would(store: St
         return [[(o.status, o.reason) for o in feed] for feed in by_feed]
 
     assert judged(dry) == judged(real)
+
+
+def test_a_trimmed_copy_on_another_feed_joins_the_story_and_does_not_alert(store: Store) -> None:
+    from tests.dedupe.test_stories import HEADLINE, TRIMMED, WHOLE
+
+    def copy(source: str, guid: str, title: str, text: str) -> Prepared:
+        item = Item(source=source, guid=guid, title=title, text=text, url=f"{source}/{guid}")
+        return Prepared(item, [Hit("ohchr", "OHCHR", "text", 0, 5, text[:5])], fingerprint(item),
+                        canonical_url(item.url), [AlertRequest("email", ("ohchr",))])
+
+    (first,) = store.ingest("https://news.un.org/feed", [copy("https://news.un.org", "1", HEADLINE, WHOLE)])
+    (wire,) = store.ingest("https://wire.example/rss", [copy("https://wire.example", "w1", f"UN: {HEADLINE}", TRIMMED)])
+    assert (wire.status, wire.reason, wire.story_id, wire.alert_ids) == ("seen", "story", first.item_id, ())
+    assert store.count("alerts") == 1
+
+    with store.engine.begin() as conn:  # the same headline long after: another story
+        conn.execute(StoredItem.__table__.update().values(
+            ingested_at=datetime.now(UTC) - HEADLINE_WINDOW - timedelta(hours=1)))
+    (late,) = store.ingest("https://late.example/rss", [copy("https://late.example", "l1", HEADLINE, TRIMMED)])
+    assert (late.status, late.reason) == ("new", None) and len(late.alert_ids) == 1
+
+
+def test_stories_sharing_a_boilerplate_headline_each_alert(store: Store) -> None:
+    def briefing(guid: str, news: str) -> Prepared:
+        text = "Good afternoon. Here are the highlights of the noon briefing by the Spokesperson. " + news
+        item = Item(source="https://un.example/feed", guid=guid, title="Press briefing", text=text)
+        return Prepared(item, [Hit("ohchr", "OHCHR", "text", 0, 5, text[:5])], fingerprint(item), None,
+                        [AlertRequest("email", ("ohchr",))])
+
+    outcomes = store.ingest("https://un.example/feed", [
+        briefing("mon", "The Secretary-General will travel to Addis Ababa to attend the African Union summit."),
+        briefing("tue", "On Haiti, food insecurity now affects half of the population, the coordinator said."),
+    ])
+    (wed,) = store.ingest("https://un.example/feed", [
+        briefing("wed", "The Security Council will hold consultations on Syria this afternoon, in private.")])
+    assert [o.status for o in [*outcomes, wed]] == ["new"] * 3 and store.count("alerts") == 3
+
+
+def test_instances_storing_copies_of_one_story_at_once_agree_on_one_root(store: Store, db_url: str) -> None:
+    """Four writers (four daemons on one PostgreSQL) store the whole story and three
+    trimmed or labelled copies at the same moment, each from its own feed: the copies
+    share no text hash, only the headline, and still make one story and one alert."""
+    from tests.dedupe.test_stories import HEADLINE, SENTENCES, TRIMMED, WHOLE
+
+    copies = [(HEADLINE, WHOLE), (f"UN: {HEADLINE}", TRIMMED), (f"{HEADLINE} - Wire", " ".join(SENTENCES[:2])
+                                                                 + " All rights reserved."),
+              (f"UPDATE: {HEADLINE}", "\n\n".join(SENTENCES))]
+    stores = [Store(make_engine(db_url)) for _ in copies]
+    barrier = threading.Barrier(len(stores))
+    outcomes: list[Outcome] = []
+
+    def write(s: Store, n: int) -> None:
+        title, text = copies[n]
+        item = Item(source=f"https://feed{n}.example/rss", guid=f"g{n}", title=title, text=text,
+                    url=f"https://feed{n}.example/story")
+        prepared = Prepared(item, [Hit("ohchr", "OHCHR", "text", 0, 5, text[:5])], fingerprint(item),
+                            canonical_url(item.url), [AlertRequest("email", ("ohchr",))])
+        barrier.wait()
+        outcomes.extend(s.ingest(item.source, [prepared]))
+
+    threads = [threading.Thread(target=write, args=(s, n)) for n, s in enumerate(stores)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len([o for o in outcomes if o.status == "new"]) == 1
+    assert store.count("alerts") == 1
+    for s in stores:
+        s.engine.dispose()

@@ -88,6 +88,9 @@ def item_id(engine: Engine, **where: object) -> int:
         return int(conn.execute(query).scalar_one())
 
 
+WIRE_OWN_TITLE = "Wire: world news (RSS)"  # the wire feed's own title; the operator calls it "Wire service"
+
+
 def fill(config: Path, db_url: str) -> DashboardDb:
     replay(config, SEEDS)
     engine = make_engine(db_url)
@@ -110,7 +113,8 @@ def fill(config: Path, db_url: str) -> DashboardDb:
             feeds.release("test")
         else:
             feeds.record_success(feed.id, "test", now=now, next_poll_at=now + timedelta(minutes=30),
-                                 interval_s=1800, etag=None, last_modified=None)
+                                 interval_s=1800, etag=None, last_modified=None,
+                                 document_title=WIRE_OWN_TITLE if feed.url == WIRE_FEED else None)
 
     matcher = compile_rules(load_rules([RULES]))
     copy = load_fixture(SEED_000, SEED_000.read_bytes())[0].replace(

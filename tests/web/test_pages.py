@@ -25,6 +25,7 @@ from tests.web.conftest import (
     EVIL_FEED_TITLE,
     EVIL_ITEM_TITLE,
     TOKEN,
+    WIRE_OWN_TITLE,
     DashboardDb,
     FakeProbe,
     LiveServer,
@@ -124,6 +125,14 @@ def test_the_feeds_page_shows_the_failing_feed_as_failing(served: Served) -> Non
     assert "HTTP 503 Service Unavailable" in row.group(2)
     assert page.index(f'data-feed-id="{db.broken_feed}"') < page.index(f'data-feed-id="{db.evil_feed}"')
     assert "1 failing" in page
+
+
+def test_the_feeds_page_names_a_feed_by_the_operators_title_with_its_own_beside(served: Served) -> None:
+    server, _ = served
+    with server.client() as client:
+        page = client.get("/feeds").text
+    own = f"""<small class="own-title" title="the feed's own title">({WIRE_OWN_TITLE})</small>"""
+    assert f"Wire service {own}" in page
 
 
 def test_marking_needs_the_token_and_suppresses_the_pending_alert(served: Served) -> None:
