@@ -38,7 +38,7 @@ MATCH = {
 FEED = {
     "type": "object",
     "properties": {
-        "id": _INT, "url": _STR, "title": _NSTR,
+        "id": _INT, "url": _STR, "title": _NSTR, "feed_title": _NSTR,
         "health": {"enum": [h.value for h in FeedHealth]},
         "enabled": {"type": "boolean"}, "disabled_reason": _NSTR, "last_success_at": _TIME, "last_error": _NSTR,
         "last_error_at": _TIME, "consecutive_errors": _INT, "next_poll_at": _TIME, "items_seen": _INT,
