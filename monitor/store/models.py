@@ -120,7 +120,7 @@ class StoredItem(Base):
     title: Mapped[str] = mapped_column(Text)
     text: Mapped[str | None] = mapped_column(Text)  # None once retention pruned it
     published_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
-    ingested_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    ingested_at: Mapped[datetime] = mapped_column(UtcDateTime())  # indexed below, with feed_id and delay_s
     language: Mapped[str | None] = mapped_column(String(35))
     origin: Mapped[str | None] = mapped_column(String(500))
     place: Mapped[str | None] = mapped_column(String(200))
@@ -132,8 +132,8 @@ class StoredItem(Base):
     fp_band1: Mapped[int] = mapped_column(Integer)
     fp_band2: Mapped[int] = mapped_column(Integer)
     fp_band3: Mapped[int] = mapped_column(Integer)
-    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("items.id"), index=True)
-    matched: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("items.id"))  # indexed below
+    matched: Mapped[bool] = mapped_column(Boolean, default=False)
     # An analyst's judgement: None = not judged, "not-relevant" = kept but labelled.
     delay_s: Mapped[float | None] = mapped_column(Float)  # publication to first sight, live polls only
     relevance: Mapped[str | None] = mapped_column(String(20))
@@ -142,6 +142,28 @@ class StoredItem(Base):
     hits: Mapped[list[StoredHit]] = relationship(
         back_populates="item", cascade="all, delete-orphan", order_by="StoredHit.id"
     )
+
+
+def _partial(name: str, *columns: Any, where: Any) -> Index:
+    """An index over the rows `where` holds, on both backends (the same SQL as the queries')."""
+    return Index(name, *columns, sqlite_where=where, postgresql_where=where)
+
+
+_items = StoredItem.__table__.c
+# The hot queries of a year of data (bench/year.py; tests/store/test_plans.py checks they are used):
+# the matches list, newest first, and its count (stories that matched: a tenth of the items);
+_partial("ix_items_matches", _items.ingested_at, _items.id,
+         where=_items.matched.is_(True) & _items.duplicate_of.is_(None))
+# the source filter and its choices (a feed's matched items, copies included, and their story);
+_partial("ix_items_matched_feed", _items.feed_id, _items.duplicate_of, where=_items.matched.is_(True))
+# retention's unmatched texts not yet dropped, oldest first (the last 30 days' worth);
+_partial("ix_items_unmatched_text", _items.ingested_at,
+         where=_items.text.is_not(None) & _items.matched.is_(False))
+# the copies of a story (a partial index: one over every row would offer its 94 % NULLs to the
+# planner for `duplicate_of IS NULL`, and SQLite, without statistics, would take it);
+_partial("ix_items_duplicate_of", _items.duplicate_of, where=_items.duplicate_of.is_not(None))
+# the feeds page and /metrics: items per feed and delays over a recent window, from the index alone.
+Index("ix_items_ingested_at_feed_id", _items.ingested_at, _items.feed_id, _items.delay_s)
 
 
 class StoredHit(Base):

@@ -48,6 +48,7 @@ attempts_t = DeliveryAttempt.__table__
 HEALTH_STATES = tuple(FeedHealth)
 ALERT_STATES = tuple(AlertState)  # always reported, even at zero
 DELAY_DAYS = 30  # the window of the publication-to-first-sight figures
+COUNT_CAP = 10_000  # matches counted at most: past it a list says "10,000+" (a year holds 500,000)
 
 
 class MatchNotFound(InputError, LookupError):
@@ -68,9 +69,10 @@ class MatchFilter:
 @dataclass(frozen=True, slots=True)
 class MatchPage:
     matches: tuple[Match, ...]
-    total: int
+    total: int  # at most COUNT_CAP; `more` says there are more
     page: int
     per_page: int
+    more: bool = False  # more than `total` match: counting them all would cost a scan of the year
 
     @property
     def pages(self) -> int:
@@ -78,7 +80,7 @@ class MatchPage:
 
     @property
     def has_next(self) -> bool:
-        return self.page < self.pages
+        return self.page < self.pages or (self.more and len(self.matches) == self.per_page)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,13 +197,13 @@ class DashboardQueries:
         if f.rule:
             conds.append(exists().where(hits_t.c.item_id == items_t.c.id, hits_t.c.rule == f.rule))
         if f.feed_id is not None:
+            # The stories this feed carried, first or as a copy: its matched items (copies of a
+            # matching story match too), read from ix_items_matched_feed alone.
             copy = items_t.alias("copy")
-            conds.append(
-                or_(
-                    items_t.c.feed_id == f.feed_id,
-                    exists().where(copy.c.duplicate_of == items_t.c.id, copy.c.feed_id == f.feed_id),
-                )
-            )
+            conds.append(items_t.c.id.in_(
+                select(func.coalesce(copy.c.duplicate_of, copy.c.id))
+                .where(copy.c.feed_id == f.feed_id, copy.c.matched.is_(True))
+            ))
         if f.since is not None:
             conds.append(items_t.c.ingested_at >= _start_of(f.since))
         if f.until is not None:
@@ -210,12 +212,18 @@ class DashboardQueries:
             conds.append(_relevant())
         return conds
 
-    def matches(self, f: MatchFilter = MatchFilter(), *, page: int = 1, per_page: int = 50) -> MatchPage:
-        """Matching stories, newest first (by when they were stored)."""
+    def matches(
+        self, f: MatchFilter = MatchFilter(), *, page: int = 1, per_page: int = 50, count: bool = True
+    ) -> MatchPage:
+        """Matching stories, newest first (by when they were stored), and how many
+        there are up to COUNT_CAP (`count=False`: not counted, total 0)."""
         page = max(page, 1)
         conds = self._conditions(f)
         with self.engine.connect() as conn:
-            total = int(conn.execute(select(func.count()).select_from(items_t).where(*conds)).scalar_one())
+            total = 0
+            if count:
+                capped = select(items_t.c.id).where(*conds).limit(COUNT_CAP + 1).subquery()
+                total = int(conn.execute(select(func.count()).select_from(capped)).scalar_one())
             rows = conn.execute(
                 item_select()
                 .where(*conds)
@@ -224,11 +232,12 @@ class DashboardQueries:
                 .offset((page - 1) * per_page)
             ).all()
             matches = read_matches(conn, rows)
-        return MatchPage(tuple(matches), total, page, per_page)
+        return MatchPage(tuple(matches), min(total, COUNT_CAP), page, per_page, more=total > COUNT_CAP)
 
     def newest(self, *, rule: str | None = None, limit: int = 50) -> list[Match]:
         """The newest relevant matches, for the Atom feed."""
-        return list(self.matches(MatchFilter(rule=rule, hide_not_relevant=True), per_page=limit).matches)
+        query = MatchFilter(rule=rule, hide_not_relevant=True)
+        return list(self.matches(query, per_page=limit, count=False).matches)
 
     def match(self, item_id: int) -> MatchDetail:
         """One match with its full text, hits, other sources and alerts.
@@ -273,9 +282,13 @@ class DashboardQueries:
         )
 
     def rules_seen(self) -> list[str]:
-        """Rule ids that have hits, for the filter."""
+        """Rule ids that have hits, for the filter: one seek of ix_hits_rule per rule
+        (a recursive skip scan), where DISTINCT would read every hit of the year."""
+        first = select(func.min(hits_t.c.rule).label("rule")).cte("seen", recursive=True)
+        following = select(func.min(hits_t.c.rule)).where(hits_t.c.rule > first.c.rule).scalar_subquery()
+        seen = first.union_all(select(following).where(first.c.rule.is_not(None)))
         with self.engine.connect() as conn:
-            return [r for (r,) in conn.execute(select(hits_t.c.rule).distinct().order_by(hits_t.c.rule))]
+            return [r for (r,) in conn.execute(select(seen.c.rule).where(seen.c.rule.is_not(None)))]
 
     def sources_with_matches(self) -> list[FeedChoice]:
         """Feeds that carried at least one matching item, for the filter."""
@@ -344,11 +357,11 @@ class DashboardQueries:
         day), so a new feed does not look quiet."""
         now = now or datetime.now(UTC)
         since = now - timedelta(days=days)
-        recent = (
-            select(items_t.c.feed_id, func.count().label("n"))
-            .where(items_t.c.ingested_at >= since)
-            .group_by(items_t.c.feed_id)
-        )
+        # Materialized first: else SQLite groups by walking the (feed_id, guid) index over
+        # the whole year rather than the window of ix_items_ingested_at_feed_id.
+        window = (select(items_t.c.feed_id).where(items_t.c.ingested_at >= since)
+                  .cte("window").prefix_with("MATERIALIZED"))
+        recent = select(window.c.feed_id, func.count().label("n")).group_by(window.c.feed_id)
         with self.engine.connect() as conn:
             counts = {r.feed_id: int(r.n) for r in conn.execute(recent)}
             created = {r.id: r.created_at for r in conn.execute(select(feeds_t.c.id, feeds_t.c.created_at))}
