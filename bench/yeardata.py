@@ -27,6 +27,7 @@ transactions on SQLite and `COPY` on PostgreSQL.
 from __future__ import annotations
 
 import argparse
+import functools
 import bisect
 import hashlib
 import json
@@ -86,6 +87,7 @@ class Text:
     hits: tuple[Hit, ...]
 
 
+@functools.cache
 def text_pool(seed: int) -> tuple[list[Text], list[Text]]:
     """Plain and matching texts, the matching ones with the default pack's real hits."""
     from monitor.rules.loading import load_rules
