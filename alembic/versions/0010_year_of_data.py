@@ -35,9 +35,16 @@ def upgrade() -> None:
     op.drop_index("ix_items_matched", table_name="items")
     op.drop_index("ix_items_duplicate_of", table_name="items")
     op.create_index("ix_items_duplicate_of", "items", ["duplicate_of"], **_where("duplicate_of IS NOT NULL"))
+    # The near-copy lookup filters on the story window: in the index, not row by row.
+    for band in range(4):
+        op.drop_index(f"ix_items_fp_band{band}", table_name="items")
+        op.create_index(f"ix_items_fp_band{band}", "items", [f"fp_band{band}", "ingested_at"])
 
 
 def downgrade() -> None:
+    for band in range(4):
+        op.drop_index(f"ix_items_fp_band{band}", table_name="items")
+        op.create_index(f"ix_items_fp_band{band}", "items", [f"fp_band{band}"])
     op.drop_index("ix_items_duplicate_of", table_name="items")
     op.create_index("ix_items_duplicate_of", "items", ["duplicate_of"])
     op.create_index("ix_items_matched", "items", ["matched"])

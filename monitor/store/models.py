@@ -106,10 +106,12 @@ class StoredItem(Base):
     __tablename__ = "items"
     __table_args__ = (
         UniqueConstraint("feed_id", "guid"),
-        Index("ix_items_fp_band0", "fp_band0"),
-        Index("ix_items_fp_band1", "fp_band1"),
-        Index("ix_items_fp_band2", "fp_band2"),
-        Index("ix_items_fp_band3", "fp_band3"),
+        # A band with the ingestion time: the lookup of near copies reads only the entries of the
+        # story window (14 days), not every item of the year whose band happens to be equal.
+        Index("ix_items_fp_band0", "fp_band0", "ingested_at"),
+        Index("ix_items_fp_band1", "fp_band1", "ingested_at"),
+        Index("ix_items_fp_band2", "fp_band2", "ingested_at"),
+        Index("ix_items_fp_band3", "fp_band3", "ingested_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
