@@ -348,7 +348,7 @@ class DashboardQueries:
             rows = conn.execute(
                 select(items_t.c.feed_id, items_t.c.delay_s)
                 .where(items_t.c.ingested_at >= since, items_t.c.delay_s.is_not(None))
-            ).tuples().all()
+            ).all()
         for feed_id, delay in rows:
             by_feed[feed_id].append(delay)
         return {feed_id: _delay(values) for feed_id, values in by_feed.items()}
