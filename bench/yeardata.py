@@ -27,8 +27,8 @@ transactions on SQLite and `COPY` on PostgreSQL.
 from __future__ import annotations
 
 import argparse
-import functools
 import bisect
+import functools
 import hashlib
 import json
 import random
