@@ -85,3 +85,45 @@ def test_the_settings_are_read_from_the_config(tmp_path: Path) -> None:
     app = _app(tmp_path, "[retention]\nunmatched_text_days = 7\nhits_days = 365\ndelivery_attempts_days = 0\n")
     assert retention_policy(app, NOW) == RetentionPolicy(
         texts_before=NOW - timedelta(days=7), hits_before=NOW - timedelta(days=365), attempts_before=None)
+
+
+def test_the_daemon_job_runs_the_batches_on_its_database_thread_letting_commits_in_between(
+    year: Engine, db_url: str, tmp_path: Path
+) -> None:
+    """A poll commit queued on the daemon's database thread while retention runs goes in
+    after one batch, not after the whole job."""
+    import asyncio
+    import time
+
+    from monitor.daemon import Daemon
+    from monitor.store.repository import Store
+    from tests.store.test_repository import entry
+
+    path = tmp_path / "monitor.toml"
+    path.write_text(f'state_dir = "{tmp_path}"\n[database]\nurl = {db_url!r}\n[rules]\npaths = [{str(RULES)!r}]\n'
+                    "[retention]\ndelivery_attempts_days = 30\n", encoding="utf-8")
+    daemon = Daemon(path, App(load_config(path)))
+    store = Store(year)
+    old_texts = _count(year, "SELECT count(*) FROM items WHERE NOT matched AND ingested_at < :t",
+                       t=datetime.now(UTC) - timedelta(days=30))
+
+    async def scenario() -> tuple[float, float]:
+        loop = asyncio.get_running_loop()
+        job = asyncio.create_task(daemon.retention())
+        await asyncio.sleep(0)  # the job has queued its first batch
+        began = time.perf_counter()
+        await loop.run_in_executor(daemon.db, store.ingest, "https://poll.example/feed", [entry("during")])
+        committed = time.perf_counter() - began
+        await job
+        return committed, time.perf_counter() - began
+
+    try:
+        committed, whole = asyncio.run(scenario())
+    finally:
+        daemon.db.shutdown(wait=True)
+        daemon.app.engine.dispose()
+    assert _count(year, "SELECT count(*) FROM items WHERE guid = 'during'") == 1
+    assert _count(year, "SELECT count(*) FROM items WHERE NOT matched AND text IS NOT NULL "
+                        "AND ingested_at < :t", t=datetime.now(UTC) - timedelta(days=30)) == 0
+    assert old_texts > 0
+    assert committed < whole  # the commit went in between two batches, not after the whole job
