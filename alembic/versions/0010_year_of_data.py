@@ -24,7 +24,7 @@ def upgrade() -> None:
     true, false = ("true", "false") if op.get_bind().dialect.name == "postgresql" else ("1", "0")
     op.create_index("ix_items_matches", "items", ["ingested_at", "id"],
                     **_where(f"matched IS {true} AND duplicate_of IS NULL"))
-    op.create_index("ix_items_matched_feed", "items", ["feed_id", "duplicate_of"], **_where(f"matched IS {true}"))
+    op.create_index("ix_items_matched_feed", "items", ["feed_id"], **_where(f"matched IS {true}"))
     op.create_index("ix_items_unmatched_text", "items", ["ingested_at"],
                     **_where(f"text IS NOT NULL AND matched IS {false}"))
     op.create_index("ix_items_ingested_at_feed_id", "items", ["ingested_at", "feed_id", "delay_s"])
