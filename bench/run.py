@@ -66,7 +66,8 @@ QUICK = Scale(feeds=100, hosts=5, changed=5, classify_items=2_000, fixtures=1_00
               sweep=((8, 2), (16, 4)), latency_interval=10, latency_samples=8)
 
 PARTS = ("startup", "cycles", "latency", "rates", "breakdown", "classify", "replay", "sweep")
-EXTRA_PARTS = ("instances",)  # only with --only: needs PostgreSQL (see bench/instances.py)
+EXTRA_PARTS = ("instances", "year")  # only with --only: PostgreSQL (bench/instances.py); a year of data (bench/year.py)
+YEAR_SIZES = "sqlite:0,sqlite:1000000,sqlite:5000000,postgresql:5000000"
 
 
 @dataclass
@@ -103,6 +104,7 @@ class Bench:
     urls_file: Path = field(init=False)
     validators: Path = field(init=False)
     opml: Path = field(init=False)
+    year_sizes: str = YEAR_SIZES
 
     def __post_init__(self) -> None:
         self.urls_file = self.work / "urls.json"
@@ -320,6 +322,23 @@ class Bench:
 
         run_instances(quick=self.scale is QUICK, work=self.work, report=self.report, progress=progress)
 
+    # -- a year of data --------------------------------------------------------------------
+
+    def year(self) -> None:
+        from bench import year
+        from bench.instances import ADMIN_URL
+
+        sizes = [year.Size(backend, int(items)) for backend, items in
+                 (part.split(":") for part in self.year_sizes.split(",") if part)]
+        results = []
+        for size in sizes:
+            progress(f"year: {size.label}; load {load()}")
+            results.append(year.measure_size(size, work=self.work, server=self.server, env=_env(),
+                                             write_config=write_config, opml=self.opml, pg_admin=ADMIN_URL,
+                                             note=self.report.note))
+        self.report.figures.extend(year.figures(results))
+        self.report.note(f"year: load average {load()} at the end")
+
     # -- latency -------------------------------------------------------------------------
 
     def latency(self) -> None:
@@ -432,6 +451,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-sweep", action="store_true", help="skip the concurrency sweep")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (configs, logs, databases)")
     parser.add_argument("--gzip", action="store_true", help="serve feeds gzip-compressed")
+    parser.add_argument("--year-sizes", default=YEAR_SIZES,
+                        help=f"the year part's databases, backend:items,... (default {YEAR_SIZES})")
     args = parser.parse_args(argv)
     scale = QUICK if args.quick else FULL
     parts = [p for p in args.only.split(",") if p]
@@ -445,7 +466,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_before = load()
     progress(f"{machine()}; {scale.feeds} feeds on {scale.hosts} hosts; load {load_before}")
     with workdir(args.keep) as work, ServerProcess(feeds=scale.feeds, hosts=scale.hosts, gzip=args.gzip) as server:
-        bench = Bench(scale, work, server, report)
+        bench = Bench(scale, work, server, report, year_sizes=args.year_sizes)
         for part in PARTS + EXTRA_PARTS:
             if part in parts:
                 progress(f"--- {part}")

@@ -43,8 +43,10 @@ if TYPE_CHECKING:
     from monitor.rules.version import RulesVersion
     from monitor.store.alerts import AlertRow, AttemptRow, DisabledChannel, Outbox, Retried
     from monitor.store.feeds import FeedState
+    from monitor.store.maintenance import Backup, DatabaseStats
     from monitor.store.matches import Match
     from monitor.store.repository import Store
+    from monitor.store.retention import RetentionPolicy
 
 Progress = Callable[[int], None]
 
@@ -613,3 +615,37 @@ def reclassify(
         if run is not None:
             stored.finish_run(run.id)
     return Reclassified(version, resumed_after=after, **counts)
+
+
+# the database itself: size, backup, retention (issue 16) -------------------------------------
+
+
+def database_stats(app: App) -> DatabaseStats:
+    """`monitor db stats`: row counts, sizes, the oldest and newest item."""
+    from monitor.store.maintenance import stats
+
+    with app.database():
+        return stats(app.engine)
+
+
+def backup_database(app: App, target: Path) -> Backup:
+    """`monitor db backup PATH`: a consistent copy of SQLite while the daemon runs."""
+    from monitor.store.maintenance import backup
+
+    with app.database():
+        return backup(app.engine, target)
+
+
+def retention_policy(app: App, now: datetime) -> RetentionPolicy:
+    """The cut-offs of `[retention]` at `now`; a kind set to 0 days is kept forever."""
+    from datetime import timedelta
+
+    from monitor.store.retention import RetentionPolicy
+
+    settings = app.config.settings.retention
+
+    def before(days: int) -> datetime | None:
+        return now - timedelta(days=days) if days else None
+
+    return RetentionPolicy(texts_before=before(settings.unmatched_text_days), hits_before=before(settings.hits_days),
+                           attempts_before=before(settings.delivery_attempts_days))

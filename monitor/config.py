@@ -106,6 +106,13 @@ class RetentionSettings(Section):
     unmatched_text_days: int = Field(
         default=30, ge=1, description="drop the text of items that matched nothing after this"
     )
+    hits_days: int = Field(
+        default=0, ge=0,
+        description="delete the hits of items older than this (0 = keep them: matches keep their highlights)",
+    )
+    delivery_attempts_days: int = Field(
+        default=90, ge=0, description="delete alert delivery attempts older than this (0 = keep them)",
+    )
 
 
 class FeedEntry(Section):

@@ -38,7 +38,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from monitor import logs
 from monitor.alerts.digest import DigestSchedule, catch_up, collect, schedules
 from monitor.alerts.dispatcher import Dispatcher
-from monitor.app import App, owner_id, prepare_database
+from monitor.app import App, owner_id, prepare_database, retention_policy
 from monitor.config import load_config
 from monitor.errors import ConfigError, MonitorError
 from monitor.feedlist import feed_headers, listed_feeds
@@ -429,12 +429,25 @@ class Daemon:
             self.wake_dispatcher()
 
     async def retention(self) -> None:
-        settings = self.app.config.settings.retention
-        cutoff = datetime.now(UTC) - timedelta(days=settings.unmatched_text_days)
-        pruned = await asyncio.get_running_loop().run_in_executor(
-            self.db, self.app.store().prune_unmatched_text, cutoff
-        )
-        log.info("retention", pruned_texts=pruned, older_than=cutoff.isoformat())
+        """Each batch is one short transaction run on the database thread by itself,
+        so poll commits queued meanwhile go in between (monitor.store.retention)."""
+        from monitor.store.retention import TASKS, Retention, RetentionReport
+
+        loop = asyncio.get_running_loop()
+        policy = retention_policy(self.app, datetime.now(UTC))
+        retention, report = Retention(self.app.engine), RetentionReport()
+        started = time.perf_counter()
+        for task in TASKS:
+            cutoff = policy.cutoff(task)
+            while cutoff is not None and not self.stop.is_set():
+                began = time.perf_counter()
+                rows = await loop.run_in_executor(self.db, retention.step, task, cutoff)
+                report.add(task, rows, time.perf_counter() - began)
+                if rows < retention.batch:
+                    break
+        log.info("retention", pruned_texts=report.texts, deleted_hits=report.hits,
+                 deleted_attempts=report.attempts, transactions=report.transactions,
+                 longest_ms=round(report.longest_s * 1000), seconds=round(time.perf_counter() - started, 1))
 
     async def _shutdown(self) -> None:
         if self.cycle is not None and not self.cycle.done():

@@ -101,17 +101,11 @@ class Store:
 
     def prune_unmatched_text(self, older_than: datetime) -> int:
         """Drop the text of old items that matched nothing. Guid, canonical URL and
-        fingerprints stay, so dedupe still recognises them; matches are kept whole."""
-        with self.engine.begin() as conn:
-            return conn.execute(
-                items_t.update()
-                .where(
-                    items_t.c.matched.is_(False),
-                    items_t.c.ingested_at < older_than,
-                    items_t.c.text.is_not(None),
-                )
-                .values(text=None)
-            ).rowcount
+        fingerprints stay, so dedupe still recognises them; matches are kept whole.
+        In batches of short transactions (`monitor.store.retention`)."""
+        from monitor.store.retention import Retention, RetentionPolicy
+
+        return Retention(self.engine).run(RetentionPolicy(texts_before=older_than)).texts
 
     # reading ---------------------------------------------------------------
 

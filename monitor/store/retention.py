@@ -1,0 +1,129 @@
+"""Retention: what a year of data may shed, in small transactions.
+
+Three things age out, each after its own number of days (`RetentionPolicy`):
+the text of items that matched nothing (their guid, canonical URL and
+fingerprints stay, so dedupe still knows them), the hits of old items, and the
+delivery attempts of old alerts (the alert row stays: it is the idempotency
+record and says sent or dead). Items themselves are never deleted: dedupe and
+`monitor matches` need them.
+
+Every `step` is one transaction over at most `batch` rows, found through an
+index, so the writers (a poll commit waits for SQLite's one write lock) are
+never held up for long; the daemon runs the steps one by one on its database
+thread, letting poll commits in between (`monitor.daemon`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import Connection, Engine, delete, select, update
+
+from monitor.store.models import DeliveryAttempt, StoredHit, StoredItem
+
+items_t = StoredItem.__table__
+hits_t = StoredHit.__table__
+attempts_t = DeliveryAttempt.__table__
+
+Task = Literal["texts", "hits", "attempts"]
+TASKS: tuple[Task, ...] = ("texts", "hits", "attempts")
+BATCH = 2_000  # rows per transaction: a few tens of milliseconds on SQLite
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionPolicy:
+    """Cut-offs; None keeps that kind of row forever."""
+
+    texts_before: datetime | None = None
+    hits_before: datetime | None = None
+    attempts_before: datetime | None = None
+
+    def cutoff(self, task: Task) -> datetime | None:
+        return {"texts": self.texts_before, "hits": self.hits_before, "attempts": self.attempts_before}[task]
+
+
+@dataclass(slots=True)
+class RetentionReport:
+    texts: int = 0  # texts dropped
+    hits: int = 0  # hits deleted
+    attempts: int = 0  # delivery attempts deleted
+    transactions: int = 0
+    longest_s: float = 0.0  # the longest single transaction: how long a writer may have waited
+    seconds: float = 0.0
+    steps: list[float] = field(default_factory=list, repr=False)
+
+    def add(self, task: Task, rows: int, seconds: float) -> None:
+        setattr(self, task, getattr(self, task) + rows)
+        self.transactions += 1
+        self.longest_s = max(self.longest_s, seconds)
+        self.steps.append(seconds)
+
+
+class Retention:
+    def __init__(self, engine: Engine, *, batch: int = BATCH) -> None:
+        self.engine = engine
+        self.batch = batch
+
+    def step(self, task: Task, cutoff: datetime) -> int:
+        """One transaction: up to `batch` rows of `task` older than `cutoff`; 0 when none is left."""
+        with self.engine.begin() as conn:
+            if task == "texts":
+                return self._texts(conn, cutoff)
+            if task == "hits":
+                return self._hits(conn, cutoff)
+            return self._attempts(conn, cutoff)
+
+    def run(self, policy: RetentionPolicy, *, between: Callable[[], None] = lambda: None) -> RetentionReport:
+        """Every step of every task in turn (the CLI and the benchmark; the daemon runs `step` itself)."""
+        report = RetentionReport()
+        started = time.perf_counter()
+        for task in TASKS:
+            cutoff = policy.cutoff(task)
+            while cutoff is not None:
+                began = time.perf_counter()
+                rows = self.step(task, cutoff)
+                report.add(task, rows, time.perf_counter() - began)
+                if rows < self.batch:
+                    break
+                between()
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _texts(self, conn: Connection, cutoff: datetime) -> int:
+        # The partial index ix_items_unmatched_text holds exactly the texts not yet
+        # dropped, oldest first: each batch reads only rows it then changes.
+        ids = select(items_t.c.id).where(
+            items_t.c.text.is_not(None), items_t.c.matched.is_(False), items_t.c.ingested_at < cutoff,
+        ).order_by(items_t.c.ingested_at).limit(self.batch)
+        chosen = [r for (r,) in conn.execute(ids)]
+        if not chosen:
+            return 0
+        return conn.execute(update(items_t).where(items_t.c.id.in_(chosen)).values(text=None)).rowcount
+
+    def _hits(self, conn: Connection, cutoff: datetime) -> int:
+        newest = conn.execute(
+            select(items_t.c.id).where(items_t.c.ingested_at < cutoff)
+            .order_by(items_t.c.ingested_at.desc()).limit(1)
+        ).scalar()
+        if newest is None:
+            return 0
+        # Item ids grow with ingestion, so the oldest hits come first in ix_hits_item_id.
+        chosen = [r for (r,) in conn.execute(
+            select(hits_t.c.id).where(hits_t.c.item_id <= newest).order_by(hits_t.c.item_id).limit(self.batch)
+        )]
+        if not chosen:
+            return 0
+        return conn.execute(delete(hits_t).where(hits_t.c.id.in_(chosen))).rowcount
+
+    def _attempts(self, conn: Connection, cutoff: datetime) -> int:
+        # Ids grow with time: the oldest remaining attempts are the first by id.
+        chosen = [r for (r,) in conn.execute(
+            select(attempts_t.c.id).where(attempts_t.c.at < cutoff).order_by(attempts_t.c.id).limit(self.batch)
+        )]
+        if not chosen:
+            return 0
+        return conn.execute(delete(attempts_t).where(attempts_t.c.id.in_(chosen))).rowcount
