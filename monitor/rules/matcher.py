@@ -27,6 +27,8 @@ from monitor.rules.terms import WILDCARD, TermPattern, is_acronym, parse_term
 # A fast rule (see `Matcher`) as one of its patterns sees it: the rank of its id
 # (hits sort by rule id), the rule id and the term as written.
 _Target = tuple[int, str, str]
+# A target with what orders the targets of one key: the rule's rank, the term's position in the rule.
+_Ranked = tuple[int, int, _Target]
 # A pattern whose occurrences need more than the key: pattern id, wildcard regex,
 # is an acronym, acronym characters to check, its fast-rule targets, whether an
 # evaluated (not fast) rule uses it.
@@ -152,7 +154,7 @@ class Matcher:
         # Automaton values are ready to use, so the hot loop reads no attributes.
         self._automaton = ahocorasick.Automaton()
         for key, spellings in by_key.items():
-            plain: list[tuple[int, int, _Target]] = []  # (rank, term position, target)
+            plain: list[_Ranked] = []
             probes: list[_Probe] = []
             for pattern_id, regex in spellings:
                 pattern = patterns[pattern_id]
@@ -171,9 +173,9 @@ class Matcher:
         self._automaton.make_automaton()
         self._empty = not by_key
 
-    def _targets(self, rules: tuple[CompiledRule, ...], ranks: dict[str, int]) -> dict[int, list[tuple[int, int, _Target]]]:
+    def _targets(self, rules: tuple[CompiledRule, ...], ranks: dict[str, int]) -> dict[int, list[_Ranked]]:
         """Pattern id -> the fast rules that report its occurrences, with the term's position in each."""
-        targets: dict[int, list[tuple[int, int, _Target]]] = {}
+        targets: dict[int, list[_Ranked]] = {}
         for rule in rules:
             if _is_fast(rule):
                 for pattern in rule.any:
@@ -279,7 +281,7 @@ class Matcher:
         fast.last_start, fast.in_report_order = last_start, in_order
 
 
-def _one_per_rule(plain: list[tuple[int, int, _Target]]) -> tuple[_Target, ...]:
+def _one_per_rule(plain: list[_Ranked]) -> tuple[_Target, ...]:
     """The targets of one key's plain patterns in report order (rule rank, then term
     position), and only the first per rule: the others are the same span, which
     the rule reports once."""
