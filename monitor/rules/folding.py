@@ -262,6 +262,7 @@ def _fold_non_ascii(error: UnicodeError) -> tuple[str, int]:
 
 
 _ASCII_FOLD_ERRORS = "press-monitor-fold-to-ascii"
+_NON_ASCII = re.compile("[^\x00-\x7f]")
 # Beyond about this many non-ASCII characters the numpy path is as fast (measured on 1 KB texts).
 _MAX_NON_ASCII = 8
 codecs.register_error(_ASCII_FOLD_ERRORS, _fold_non_ascii)
@@ -299,7 +300,6 @@ _CODEC_FOLD_ERRORS = "press-monitor-fold-in-codec"
 codecs.register_error(_CODEC_FOLD_ERRORS, _fold_beyond_codec)
 # Single-byte codecs that hold a script's letters and their folded forms: French,
 # Spanish and other Latin-script text, Russian and other Cyrillic, Arabic.
-_NON_ASCII = re.compile("[^\x00-\x7f]")
 # Punctuation Latin-1 lacks, frequent in press text: stand-ins that fold alike (to a space).
 _LATIN1_STAND_INS = (("\u2019", "'"), ("\u2018", "'"), ("\u201c", '"'), ("\u201d", '"'), ("\u2013", "-"), ("\u2014", "-"))
 _NOT_IN_CODEC = 0x41  # "A": folded text never holds it, so it marks a byte that folds beyond the codec
@@ -406,25 +406,35 @@ def _collapse(chars: str) -> str:
 def _collapse_with_shift(chars: str) -> tuple[str, list[int]]:
     """`_collapse` of characters with nothing deleted, and `FoldedText.shift` for it.
 
-    The removed characters are the second and later spaces of each run: one
-    `str.find` each. Prose has a dozen per thousand characters (`, `, `.\n\n`),
-    so this costs about what `_collapse` alone does, and mapping offsets back
-    (which nearly every scanned text needs) comes for free.
+    The removed characters are the second and later spaces of each run. One
+    `str.split` on two spaces finds them all: each cut between two pieces is
+    two spaces, of which the first is the run's one kept space unless the piece
+    before the cut is empty (the run started earlier), and a piece that starts
+    with a space (a run of odd length) loses that space too. Prose has a dozen
+    runs per thousand characters (`, `, `.\n\n`), so the loop is short, and
+    mapping offsets back (which nearly every scanned text needs) comes for free.
     """
-    pieces: list[str] = []
+    pieces = chars.split("  ")
+    if len(pieces) == 1:
+        return chars, []
+    kept = [pieces[0]]
     shift: list[int] = []
-    kept_from = 0
-    position = chars.find("  ")
-    while position != -1:
-        removed = position + 1
-        pieces.append(chars[kept_from:removed])
-        shift.append(removed - len(shift))
-        kept_from = removed + 1
-        position = chars.find("  ", removed)
-    if not shift:
-        return chars, shift
-    pieces.append(chars[kept_from:])
-    return "".join(pieces), shift
+    count = len(pieces[0])  # characters kept so far
+    run_open = False  # the last character kept is a space, and the cut continues its run
+    for piece in pieces[1:]:
+        if run_open:
+            shift.append(count)  # the cut's first space
+        else:
+            count += 1
+            kept.append(SPACE)
+        shift.append(count)  # the cut's second space
+        if piece and piece[0] == SPACE:
+            shift.append(count)
+            piece = piece[1:]
+        kept.append(piece)
+        count += len(piece)
+        run_open = not piece
+    return "".join(kept), shift
 
 
 class FoldedText:
@@ -657,7 +667,7 @@ def _fold_unspaced(original: str, edits: list[Edit], has_hyphen_breaks: bool, en
     for start, end, code in _in_order(edits):
         codes[start] = code
         codes[start + 1 : end] = _DELETED_CP
-    has_deleted = not codes.all()
+    has_deleted = np.count_nonzero(codes) < codes.size  # a NUL: something dropped
     if has_deleted:
         live = (codes != _DELETED_CP).nonzero()[0]  # original positions of what is not dropped
         live_codes = codes[live]
@@ -675,7 +685,9 @@ def _fold_unspaced(original: str, edits: list[Edit], has_hyphen_breaks: bool, en
     space_after[:-1] = (in_word[1:] - in_word[:-1] > 1) | unspaced[:-1] | unspaced[1:]
     repeats = space_after + 1
     view = np.repeat(letters, repeats)
-    view[(np.cumsum(repeats) - 1)[space_after.astype(bool)]] = _SPACE_CP
+    spaces = np.flatnonzero(space_after)  # the k-th space (from 0) follows letter spaces[k], k spaces before it
+    spaces += np.arange(1, spaces.size + 1)
+    view[spaces] = _SPACE_CP
     text = f" {view.astype('<u4', copy=False).tobytes().decode('utf-32-le', 'surrogatepass')} "
     return FoldedText(
         original,

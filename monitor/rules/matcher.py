@@ -25,9 +25,10 @@ from monitor.rules.ruleset import ALL_FIELDS, Rule, RuleSet
 from monitor.rules.terms import WILDCARD, TermPattern, is_acronym, parse_term
 
 # A fast rule (see `Matcher`) as one of its patterns sees it: the rank of its id
-# (hits sort by rule id), the position of the term in the rule, the rule id and
-# the term as written.
-_Target = tuple[int, int, str, str]
+# (hits sort by rule id), the rule id and the term as written.
+_Target = tuple[int, str, str]
+# A target with what orders the targets of one key: the rule's rank, the term's position in the rule.
+_Ranked = tuple[int, int, _Target]
 # A pattern whose occurrences need more than the key: pattern id, wildcard regex,
 # is an acronym, acronym characters to check, its fast-rule targets, whether an
 # evaluated (not fast) rule uses it.
@@ -36,9 +37,6 @@ _Probe = tuple[int, "re.Pattern[str] | None", bool, int, tuple[_Target, ...], bo
 # patterns with that key (an occurrence of the key is their hit, as is), and the
 # probes of the others.
 _KeyValue = tuple[int, tuple[_Target, ...], tuple[_Probe, ...]]
-# A candidate hit of a fast rule in one field, in the order hits are reported:
-# start, rank, -end (longest first), term position, rule id, term
-_Entry = tuple[int, int, int, int, str, str]
 
 # `Hit(...)` without the Python-level `__new__` of a NamedTuple, for the hot loop.
 _new_hit = tuple.__new__
@@ -126,9 +124,9 @@ class Matcher:
     """Scans items for the rules it was compiled from. Immutable, safe to share.
 
     Fast rules (see `_is_fast`), the common kind, skip `evaluate`: each key
-    occurrence becomes one sortable entry per rule that watches the term, and a
-    sorted sweep turns them into hits. The others, evaluated rules, get every
-    occurrence of their patterns and go through `evaluate`.
+    occurrence becomes one hit per rule that watches the term (see `_FastHits`).
+    The others, evaluated rules, get every occurrence of their patterns and go
+    through `evaluate`.
     """
 
     def __init__(self, rules: tuple[CompiledRule, ...], patterns: tuple[TermPattern, ...]) -> None:
@@ -144,7 +142,11 @@ class Matcher:
                 evaluated_patterns.update(rule.triggers, rule.exclude)
         watched = {field for rule in rules for field in rule.fields}
         self._fields = tuple(field for field in ALL_FIELDS if field in watched)
-        targets = self._targets(rules)
+        ranks = {rule_id: n for n, rule_id in enumerate(sorted(rule.id for rule in rules))}
+        # Report order of fast-rule hits (see `_FastHits.in_report_order`): start, rule rank, longest first, term.
+        self._rank = {rule.id: ranks[rule.id] for rule in rules if _is_fast(rule)}
+        self._order = {(rule.id, self._terms[p]): n for rule in rules if _is_fast(rule) for p, n in rule.order.items()}
+        targets = self._targets(rules, ranks)
         by_key: dict[str, list[tuple[int, re.Pattern[str] | None]]] = {}  # a pattern per spelling it is found in
         for pattern_id, pattern in enumerate(patterns):
             for key, regex in pattern.forms:
@@ -152,33 +154,33 @@ class Matcher:
         # Automaton values are ready to use, so the hot loop reads no attributes.
         self._automaton = ahocorasick.Automaton()
         for key, spellings in by_key.items():
-            plain: list[_Target] = []
+            plain: list[_Ranked] = []
             probes: list[_Probe] = []
             for pattern_id, regex in spellings:
                 pattern = patterns[pattern_id]
-                mine = tuple(targets.get(pattern_id, ()))
+                mine = targets.get(pattern_id, [])
                 needs_probe = regex is not None or pattern.case_sensitive
                 if not needs_probe:
                     plain += mine
                 if needs_probe or pattern_id in evaluated_patterns:
                     probes.append((
                         pattern_id, regex, pattern.case_sensitive, pattern.case_length,
-                        mine if needs_probe else (), pattern_id in evaluated_patterns,
+                        tuple(target for *_, target in sorted(mine)) if needs_probe else (),
+                        pattern_id in evaluated_patterns,
                     ))  # fmt: skip
-            value: _KeyValue = (len(key), tuple(plain), tuple(probes))
+            value: _KeyValue = (len(key), _one_per_rule(plain), tuple(probes))
             self._automaton.add_word(key, value)
         self._automaton.make_automaton()
         self._empty = not by_key
 
-    def _targets(self, rules: tuple[CompiledRule, ...]) -> dict[int, list[_Target]]:
-        """Pattern id -> the fast rules that report its occurrences."""
-        rank = {rule_id: n for n, rule_id in enumerate(sorted(rule.id for rule in rules))}
-        targets: dict[int, list[_Target]] = {}
+    def _targets(self, rules: tuple[CompiledRule, ...], ranks: dict[str, int]) -> dict[int, list[_Ranked]]:
+        """Pattern id -> the fast rules that report its occurrences, with the term's position in each."""
+        targets: dict[int, list[_Ranked]] = {}
         for rule in rules:
             if _is_fast(rule):
                 for pattern in rule.any:
-                    target = (rank[rule.id], rule.order[pattern], rule.id, self._terms[pattern])
-                    targets.setdefault(pattern, []).append(target)
+                    target = (ranks[rule.id], rule.id, self._terms[pattern])
+                    targets.setdefault(pattern, []).append((ranks[rule.id], rule.order[pattern], target))
         return targets
 
     @property
@@ -203,12 +205,12 @@ class Matcher:
                 continue
             view = fold_text(text)
             views[field] = view
-            entries: list[_Entry] = []
-            self._find(view, field, entries, found)
+            fast = _FastHits(self._rule_count)
+            self._find(view, field, fast, found)
             if view.has_hyphen_breaks:  # also read `Re-\nview` as one word
-                self._find(fold_text(text, join_hyphen_breaks=True), field, entries, found)
-            if entries:
-                fast_hits += self._fast_hits(entries, field, text)
+                self._find(fold_text(text, join_hyphen_breaks=True), field, fast, found)
+            if fast.hits:
+                fast_hits += fast.hits if fast.in_report_order else self._report_order(fast.hits)
         hits = fast_hits
         if found:
             candidates = {number for pattern in found for number in self._rules_of.get(pattern, ())}
@@ -222,29 +224,33 @@ class Matcher:
                 hits = sorted(fast_hits + evaluated_hits, key=_HIT_ORDER)
         return hits
 
-    def _fast_hits(self, entries: list[_Entry], field: Field, original: str) -> list[Hit]:
-        """The hits of fast rules in one field: per rule, the outermost of nested
-        occurrences (as `clauses._drop_contained` keeps them), in report order."""
-        entries.sort()
+    def _report_order(self, hits: list[Hit]) -> list[Hit]:
+        """The hits of fast rules in one field in report order: by start, rule, longest
+        first, term position; per rule, only the outermost of nested occurrences (as
+        `clauses._drop_contained` keeps them)."""
+        rank, order = self._rank, self._order
+        hits.sort(key=lambda hit: (hit.start, rank[hit.rule], -hit.end, order[hit.rule, hit.term]))
         furthest = [-1] * self._rule_count  # per rule rank: the end of the last hit kept
-        hits = []
-        for start, rank, negative_end, _, rule_id, term in entries:
-            end = -negative_end
-            if end <= furthest[rank]:
-                continue  # inside (or the same as) a hit of this rule already kept
-            furthest[rank] = end
-            hits.append(_new_hit(Hit, (rule_id, term, field, start, end, original[start:end])))
-        return hits
+        kept = []
+        for hit in hits:
+            rule_rank = rank[hit.rule]
+            if hit.end > furthest[rule_rank]:  # else inside (or the same as) a hit of this rule already kept
+                furthest[rule_rank] = hit.end
+                kept.append(hit)
+        return kept
 
-    def _find(self, view: FoldedText, field: Field, entries: list[_Entry], found: dict[int, set[Span]]) -> None:
-        """Record where each pattern occurs in one folded field: an entry per fast
-        rule that reports it, and a span in `found` if an evaluated rule uses it."""
+    def _find(self, view: FoldedText, field: Field, fast: _FastHits, found: dict[int, set[Span]]) -> None:
+        """Record where each pattern occurs in one folded field: a hit per fast rule
+        that reports it, and a span in `found` if an evaluated rule uses it."""
         text = view.text
+        original = view.original
         shift = view.shift() if view.plain else None
         removed = len(shift) if shift is not None else 0
         position = view.positions.item if view.positions is not None else None  # texts with Han
-        add = entries.append
         search = bisect_right
+        add = fast.hits.append
+        furthest = fast.furthest
+        last_start, in_order = fast.last_start, fast.in_report_order
         for last, (key_length, targets, probes) in self._automaton.iter(text):
             begin = last - key_length + 1  # the space before the first word
             if targets:  # the whole key is the match: the common case, kept cheap
@@ -258,11 +264,68 @@ class Matcher:
                     start, end = position(begin), position(last - 2) + 1
                 else:
                     start, end = view.original_span(begin + 1, last)
-                negative_end = -end
-                for rank, order, rule_id, term in targets:
-                    add((start, rank, negative_end, order, rule_id, term))
+                # inlined `fast.add(field, start, end, original[start:end], targets)`
+                if start <= last_start:
+                    in_order = False
+                last_start = start
+                matched = original[start:end]
+                for rank, rule_id, term in targets:
+                    if end <= furthest[rank] and in_order:
+                        continue  # inside (or the same as) a hit of this rule already kept
+                    furthest[rank] = end
+                    add(_new_hit(Hit, (rule_id, term, field, start, end, matched)))
             if probes:
-                _probe(view, field, begin, last, probes, entries, found)
+                fast.last_start, fast.in_report_order = last_start, in_order
+                _probe(view, field, begin, last, probes, fast, found)
+                last_start, in_order = fast.last_start, fast.in_report_order
+        fast.last_start, fast.in_report_order = last_start, in_order
+
+
+def _one_per_rule(plain: list[_Ranked]) -> tuple[_Target, ...]:
+    """The targets of one key's plain patterns in report order (rule rank, then term
+    position), and only the first per rule: the others are the same span, which
+    the rule reports once."""
+    chosen: dict[int, _Target] = {}
+    for rank, _, target in sorted(plain):
+        chosen.setdefault(rank, target)
+    return tuple(chosen.values())
+
+
+class _FastHits:
+    """The hits of fast rules in one field, collected in the order the automaton
+    reports occurrences (by where they end).
+
+    Hits are reported by start, then rule, longest first, then term position,
+    and per rule only the outermost of nested occurrences counts. The
+    automaton's order is already that one as long as each occurrence starts
+    after the previous one (the targets of one occurrence are stored in rule
+    order): then a hit inside one its rule already has is simply not added.
+    Occurrences that start no later than the previous one (a term nested in a
+    longer one that ends later, the second reading of a hyphen break) are rare;
+    `in_report_order` then turns False, every hit is added, and
+    `Matcher._report_order` sorts and filters them. A hit skipped before that
+    is one the sort would drop too: a hit of its rule that contains it comes
+    before it in any order.
+    """
+
+    __slots__ = ("furthest", "hits", "in_report_order", "last_start")
+
+    def __init__(self, rule_count: int) -> None:
+        self.hits: list[Hit] = []
+        self.furthest = [-1] * rule_count  # per rule rank: the end of the last hit added
+        self.last_start = -1
+        self.in_report_order = True
+
+    def add(self, field: Field, start: int, end: int, matched: str, targets: tuple[_Target, ...]) -> None:
+        """The hits of one occurrence `[start, end)` for `targets`."""
+        if start <= self.last_start:
+            self.in_report_order = False
+        self.last_start = start
+        for rank, rule_id, term in targets:
+            if end <= self.furthest[rank] and self.in_report_order:
+                continue
+            self.furthest[rank] = end
+            self.hits.append(Hit(rule_id, term, field, start, end, matched))
 
 
 def _probe(
@@ -271,7 +334,7 @@ def _probe(
     begin: int,
     last: int,
     probes: tuple[_Probe, ...],
-    entries: list[_Entry],
+    fast: _FastHits,
     found: dict[int, set[Span]],
 ) -> None:
     """Check the patterns of one key occurrence that need more than the key:
@@ -290,7 +353,7 @@ def _probe(
             stem_end = end if regex is None else view.original_span(begin + 1, begin + 1 + case_length)[1]
             if not view.original[start:stem_end].isupper():
                 continue
-        for rank, order, rule_id, term in targets:
-            entries.append((start, rank, -end, order, rule_id, term))
+        if targets:
+            fast.add(field, start, end, view.original[start:end], targets)
         if evaluated:
             found.setdefault(pattern_id, set()).add((field, start, end))
