@@ -311,7 +311,7 @@ def reclassify_cmd(ctx: Context, since_text: str | None, rule: str | None, dry_r
 
 @main.group()
 def db() -> None:
-    """Database schema management (Alembic migrations)."""
+    """The database: migrations (Alembic), row counts and sizes, an online backup (SQLite)."""
 
 
 @db.command()
