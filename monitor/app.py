@@ -551,6 +551,7 @@ def rules_test(
         finally:
             if workers is not None:
                 workers.shutdown(cancel_futures=True)
+        tally.describe(stored.entries(sorted(tally.shown())))
     return tally
 
 

@@ -3,9 +3,10 @@ against what is stored (the hits the rules in force made, each item with its
 rules version). Pure: it tallies classified batches (`monitor.pipeline.stored`)
 and decides nothing else; nothing is written and no alert is made.
 
-A tally is made per range of items (in the worker that read them: it keeps the
-first `limit` items per rule, then reads only those whole, `describe`); the
-ranges' tallies, merged in id order, are the tally of all of them.
+A tally is made per range of items, in the worker that read them, keeping the
+first `limit` items per rule by id; the ranges' tallies, merged in id order, are
+the tally of all of them, and only the items it shows are then read whole
+(`describe`).
 """
 
 from __future__ import annotations

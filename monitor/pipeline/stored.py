@@ -8,7 +8,8 @@ With many items, each range is a task for a parse worker, which reads the
 range itself over its own connection (SQLite in WAL mode and PostgreSQL both
 serve concurrent readers), reads only what classification needs
 (`StoredItems.texts`), and sends back only what differs: the partial tally of
-`rules test`, the changes of `reclassify` (with the whole items, read by id).
+`rules test` (by item id: the caller reads whole only the items it shows), the
+changes of `reclassify` (with the whole items, read by id).
 So the caller hands out ranges and merges small results, in id order, a bounded
 number of ranges ahead: memory stays flat. Writes stay with the caller.
 """
@@ -75,11 +76,11 @@ def backtest_range(
     pipeline: Pipeline, stored: StoredItems, span: Span, since: datetime | None, rules: Sequence[str],
     limit: int | None,
 ) -> Backtest:
-    """`rules test` of the stories in `span`: its tally, the items it shows read whole."""
+    """`rules test` of the stories in `span`: its tally (the items it would show by
+    id: of all the ranges' tallies merged, only the first are read whole)."""
     texts = stored.texts(span, since, stories=True)
     tally = Backtest(rules, limit)
     tally.add(texts, [pipeline.scan(text) for text in texts])
-    tally.describe(stored.entries(sorted(tally.shown())))
     return tally
 
 

@@ -139,7 +139,8 @@ class StoredItems:
             if not rows:
                 return []
             hits = self._hits(conn, rows[0].id, rows[-1].id)
-        return [StoredText(r.id, r.title, r.text, r.language, tuple(hits.get(r.id, ()))) for r in rows]
+        return [StoredText(item_id, title, text, language, tuple(hits[item_id]) if item_id in hits else ())
+                for item_id, title, text, language in rows]
 
     def entries(self, ids: Sequence[int]) -> dict[int, StoredEntry]:
         """Whole stored items by id (those a command shows or writes), with their hits."""
