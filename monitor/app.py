@@ -541,7 +541,7 @@ def rules_test(
         count = stored.count(since, stories=True)
         if total:
             total(count)
-        workers = worker_pool(paths, count, worker_database(app))
+        workers = worker_pool(pipeline, count, worker_database(app), paths)
         try:
             spans = stored.ranges(since, stories=True, size=RANGE)
             for part in over_ranges(backtest_range, spans, (since, rules, limit), pipeline, stored, workers):
@@ -598,8 +598,8 @@ def reclassify(
         count = stored.count(since, after_id=after)
         if total:
             total(count)
-        routes = app.config.settings.routes if alert else ()
-        workers = worker_pool(app.config.rule_paths, count, worker_database(app), routes)
+        workers = worker_pool(pipeline, count, worker_database(app), app.config.rule_paths,
+                              app.config.settings.routes)
         try:
             spans = stored.ranges(since, after_id=after, size=batch or BATCH)
             for part in over_ranges(reclassify_range, spans, (since, version, rule, alert), pipeline, stored,

@@ -29,7 +29,7 @@ from monitor.alerts.settings import Route
 from monitor.pipeline import reclassify as decide
 from monitor.pipeline.backtest import Backtest
 from monitor.pipeline.steps import Pipeline
-from monitor.pipeline.workers import Database, forked_pool, in_worker, init_worker, make_pool
+from monitor.pipeline.workers import Database, forked_pool, in_worker, init_forked, make_pool
 from monitor.store.stored import Change, Span, StoredItems
 
 RANGE = 1_000  # items per range of `rules test` (reclassify: its --batch)
@@ -40,15 +40,16 @@ R = TypeVar("R")
 
 
 def worker_pool(
-    rule_paths: Sequence[Path], items: int, database: Database, routes: Sequence[Route] = ()
+    pipeline: Pipeline, items: int, database: Database, rule_paths: Sequence[Path], routes: Sequence[Route] = ()
 ) -> Executor | None:
-    """Worker processes compiling `rule_paths` and reading `database`, one per core,
-    for many items; None for few."""
+    """Worker processes classifying with `pipeline` and reading `database`, one per
+    core, for many items; None for few. Forked, they have `pipeline` already; else
+    (a process with threads) each compiles `rule_paths` and `routes` itself."""
     cores = os.cpu_count() or 1
     if items < PARALLEL_FROM or cores < 2:
         return None
-    initargs = (list(rule_paths), list(routes), database)
-    return forked_pool(cores, init_worker, initargs) or make_pool(rule_paths, cores, routes, database)
+    return (forked_pool(cores, init_forked, (pipeline, database))
+            or make_pool(rule_paths, cores, routes, database))
 
 
 def over_ranges(

@@ -48,7 +48,7 @@ _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 class Database:
     """The database a worker reads stored items from, opened in the worker."""
 
-    url: str
+    url: str = field(repr=False)  # it may hold a password
     busy_timeout_ms: int = 10_000
 
 
@@ -71,10 +71,16 @@ class PreparedFeed:
 
 
 def init_worker(rule_paths: Sequence[Path], routes: Sequence[Route] = (), database: Database | None = None) -> None:
-    global _pipeline, _stored
     ruleset = load_rules(rule_paths)
-    _pipeline = Pipeline(compile_rules(ruleset), store=None, route=Router(routes),
-                         rules_version=version_of(ruleset).id)
+    init_forked(Pipeline(compile_rules(ruleset), store=None, route=Router(routes),
+                         rules_version=version_of(ruleset).id), database)
+
+
+def init_forked(pipeline: Pipeline, database: Database | None = None) -> None:
+    """In a worker forked from the process that built `pipeline` (`forked_pool`):
+    use it as it is, already compiled (a forked child has it; nothing is pickled)."""
+    global _pipeline, _stored
+    _pipeline = pipeline
     if database is not None:
         # Deferred transactions (read_mostly): on SQLite, readers take no write lock.
         engine = make_engine(database.url, busy_timeout_ms=database.busy_timeout_ms, read_mostly=True)
