@@ -260,8 +260,9 @@ class StoredItems:
                         {"ended": self._sql.values(ended)},
                     )
                 inserted = self._alerts(conn, changes, now)
-            if rules_version is not None:
-                conds = [items_t.c.id.between(first_id, last_id), items_t.c.text.is_not(None)]
+            if rules_version is not None:  # rows that have it already are not rewritten
+                conds = [items_t.c.id.between(first_id, last_id), items_t.c.text.is_not(None),
+                         items_t.c.rules_version.is_distinct_from(rules_version)]
                 if since is not None:
                     conds.append(items_t.c.ingested_at >= since)
                 conn.execute(items_t.update().where(and_(*conds)).values(rules_version=rules_version))
