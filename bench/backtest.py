@@ -9,8 +9,13 @@ stored), so the run measures the commands, not the replay. Then, each a whole
 process of its own: `rules test` (against empty stored hits every match counts
 as gained; the first 10 per rule are printed), `reclassify` (writes every
 match's hits: its write rate), and `reclassify` again (nothing changes: the pure
-read-and-classify rate). Peak RSS is the command's main process (wait4); its
-workers stream bounded batches too. The load average is printed beside.
+read-and-classify rate). Peak RSS is the largest of the command's processes
+(wait4). The load average is printed beside.
+
+The machine is shared: the floor is measured just before and just after `rules
+test` and their mean is the one compared. The CPU time each takes per item
+(the command's: its main process and its workers, start-up included) does not
+depend on the load; it says what the rate would be on idle cores.
 """
 
 from __future__ import annotations
@@ -59,24 +64,26 @@ def fill(url: str, count: int) -> list[tuple[str, str]]:
     return texts
 
 
-def floor(texts: list[tuple[str, str]], count: int) -> float:
-    """Items per second of a bare Aho-Corasick pass of the rule pack's terms (one process)."""
+def floor(texts: list[tuple[str, str]], count: int) -> tuple[float, float]:
+    """Items per second of a bare Aho-Corasick pass of the rule pack's terms (one
+    process), and its CPU seconds per item."""
     automaton = ahocorasick.Automaton()
     for number, term in enumerate(sorted({t for r in load_rules([DEFAULT_RULES]) for t in r.terms})):
         automaton.add_word(term.replace("*", "").lower(), number)
     automaton.make_automaton()
     sample = [texts[n % len(texts)] for n in range(min(count, 50_000))]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for title, text in sample:
         for _ in automaton.iter(title.lower()):
             pass
         for _ in automaton.iter(text.lower()):
             pass
-    return len(sample) / (time.perf_counter() - started)
+    return len(sample) / (time.perf_counter() - started), (time.process_time() - cpu) / len(sample)
 
 
-def run(args: list[str]) -> tuple[float, float, str]:
-    """(seconds, peak RSS MB, stdout) of one whole command, its RSS from wait4."""
+def run(args: list[str]) -> tuple[float, float, str, float]:
+    """(seconds, peak RSS MB, stdout, CPU seconds) of one whole command, from wait4
+    (the CPU time of the process and of its workers, which it waited for)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         pid = os.posix_spawn(args[0], args, dict(os.environ), file_actions=[
@@ -87,7 +94,7 @@ def run(args: list[str]) -> tuple[float, float, str]:
         err.seek(0)
         if os.waitstatus_to_exitcode(status) != 0:
             raise RuntimeError(f"{' '.join(args)}: {err.read().decode()[-2000:]}")
-        return seconds, usage.ru_maxrss / 1024, out.read().decode()
+        return seconds, usage.ru_maxrss / 1024, out.read().decode(), usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -105,28 +112,40 @@ def main() -> None:
         started = time.perf_counter()
         texts = fill(url, count)
         fill_s = time.perf_counter() - started
-        floor_rate = floor(texts, count)
-        test_s, test_mb, _ = run([*base, "rules", "test", "--since", "3650d"])
-        write_s, write_mb, out = run([*base, "reclassify", "--json"])
+        before, floor_cpu = floor(texts, count)
+        test_s, test_mb, _, test_cpu = run([*base, "rules", "test", "--since", "3650d"])
+        after, _ = floor(texts, count)
+        floor_rate = (before + after) / 2
+        write_s, write_mb, out, write_cpu = run([*base, "reclassify", "--json"])
         written = json.loads(out)
-        again_s, again_mb, _ = run([*base, "reclassify", "--json"])
+        again_s, again_mb, _, again_cpu = run([*base, "reclassify", "--json"])
         load = os.getloadavg()
         figures = {
             "items": count, "cores": os.cpu_count(), "load_avg": [round(x, 2) for x in load],
             "fill_items_per_s": round(count / fill_s), "floor_items_per_s": round(floor_rate),
+            "floor_before_after": [round(before), round(after)], "floor_cpu_us": round(floor_cpu * 1e6, 1),
             "rules_test_items_per_s": round(count / test_s), "rules_test_vs_floor": round(count / test_s / floor_rate, 2),
-            "rules_test_peak_rss_mb": round(test_mb), "reclassify_items_per_s": round(count / write_s),
-            "reclassify_changed": written["changed"], "reclassify_writes_per_s": round(written["changed"] / write_s),
-            "reclassify_peak_rss_mb": round(write_mb), "reclassify_again_items_per_s": round(count / again_s),
-            "reclassify_again_peak_rss_mb": round(again_mb),
+            "rules_test_cpu_us": round(test_cpu / count * 1e6, 1), "rules_test_peak_rss_mb": round(test_mb),
+            "reclassify_items_per_s": round(count / write_s), "reclassify_changed": written["changed"],
+            "reclassify_writes_per_s": round(written["changed"] / write_s), "reclassify_cpu_us": round(
+                write_cpu / count * 1e6, 1), "reclassify_peak_rss_mb": round(write_mb),
+            "reclassify_again_items_per_s": round(count / again_s),
+            "reclassify_again_cpu_us": round(again_cpu / count * 1e6, 1), "reclassify_again_peak_rss_mb": round(again_mb),
         }
-    print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores; {count:,} stored items")
-    print(f"  classify floor (bare Aho-Corasick, 1 process): {floor_rate:,.0f} items/s")
+    cores = os.cpu_count() or 1
+    print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {cores} cores; {count:,} stored items")
+    print(f"  classify floor (bare Aho-Corasick, 1 process): {floor_rate:,.0f} items/s "
+          f"(before {before:,.0f}, after {after:,.0f}), {floor_cpu * 1e6:.1f} us CPU per item")
     print(f"  rules test (all cores):   {count / test_s:,.0f} items/s = {count / test_s / floor_rate:.2f}x floor "
           f"(target >= 0.4x), peak RSS {test_mb:.0f} MB")
     print(f"  reclassify (writes):      {count / write_s:,.0f} items/s, {written['changed']:,} items rewritten "
           f"= {written['changed'] / write_s:,.0f} writes/s, peak RSS {write_mb:.0f} MB")
     print(f"  reclassify (no change):   {count / again_s:,.0f} items/s, peak RSS {again_mb:.0f} MB")
+    print(f"  CPU per item, start-up included (all processes; / {cores} cores = the idle-machine bound):")
+    for name, cpu in (("rules test", test_cpu), ("reclassify (writes)", write_cpu), ("reclassify (no change)", again_cpu)):
+        per_item = cpu / count
+        print(f"    {name + ':':24}{per_item * 1e6:6.1f} us = {per_item / floor_cpu:.1f}x the floor's; "
+              f"idle bound {cores / per_item:,.0f} items/s = {cores * floor_cpu / per_item:.2f}x floor")
     print(json.dumps(figures))
 
 

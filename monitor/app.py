@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from monitor.pipeline.backtest import Backtest
     from monitor.pipeline.replay import Loaded
     from monitor.pipeline.reports import CycleReport
+    from monitor.pipeline.workers import Database
     from monitor.rules import Matcher, RuleSet, SetAside
     from monitor.rules.version import RulesVersion
     from monitor.store.alerts import AlertRow, AttemptRow, DisabledChannel, Outbox, Retried
@@ -525,7 +526,7 @@ def rules_test(
     is written. Raises RuleError for a bad candidate, ConfigError for an unknown rule."""
     from monitor.pipeline import Pipeline
     from monitor.pipeline.backtest import Backtest
-    from monitor.pipeline.stored import classified, worker_pool
+    from monitor.pipeline.stored import RANGE, backtest_range, over_ranges, worker_pool
     from monitor.rules import compile_rules, load_rules
     from monitor.store.stored import StoredItems
 
@@ -534,23 +535,33 @@ def rules_test(
     if rule is not None and rule not in candidate.ids:
         raise ConfigError(f"no rule {rule!r} in {', '.join(map(str, paths))} (rules: {', '.join(candidate.ids)})")
     pipeline = Pipeline(compile_rules(candidate), None)
-    tally = Backtest([rule] if rule else list(candidate.ids), limit)
+    rules = [rule] if rule else list(candidate.ids)
+    tally = Backtest(rules, limit)
     app.upgrade()
     stored = StoredItems(app.engine)
     with app.database():
         count = stored.count(since, stories=True)
         if total:
             total(count)
-        workers = worker_pool(paths, count)
+        workers = worker_pool(pipeline, count, worker_database(app), paths)
         try:
-            for batch, hits in classified(pipeline, stored.batches(since, stories=True), workers):
-                tally.add(batch, hits)
+            spans = stored.ranges(since, stories=True, size=RANGE)
+            for part in over_ranges(backtest_range, spans, (since, rules, limit), pipeline, stored, workers):
+                tally.merge(part)
                 if progress:
-                    progress(len(batch))
+                    progress(part.scanned)
         finally:
             if workers is not None:
-                workers.shutdown()
+                workers.shutdown(cancel_futures=True)
+        tally.describe(stored.entries(sorted(tally.shown())))
     return tally
+
+
+def worker_database(app: App) -> Database:
+    """The database as parse workers open it for themselves."""
+    from monitor.pipeline.workers import Database
+
+    return Database(app.config.database_url, app.config.settings.database.busy_timeout_ms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -570,16 +581,14 @@ def reclassify(
 ) -> Reclassified:
     """`monitor reclassify`: the rules in force applied to the stored items, batch by
     batch. Resumes an interrupted run with the same rules and options."""
-    from monitor.pipeline import reclassify as decide
-    from monitor.pipeline.stored import classified, worker_pool
-    from monitor.store.stored import StoredItems
+    from monitor.pipeline.stored import over_ranges, reclassify_range, worker_pool
+    from monitor.store.stored import BATCH, StoredItems
 
     app.check()
     if rule is not None and rule not in app.ruleset.ids:
         raise ConfigError(f"no rule {rule!r} in the rules in force ({', '.join(app.ruleset.ids)})")
     version = app.rules_version.id
     pipeline = app.pipeline(store=False)
-    route = app.router if alert else None
     if not dry_run:
         app.upgrade()
         record_rules_version(app)
@@ -591,27 +600,26 @@ def reclassify(
         count = stored.count(since, after_id=after)
         if total:
             total(count)
-        workers = worker_pool(app.config.rule_paths, count)
+        workers = worker_pool(pipeline, count, worker_database(app), app.config.rule_paths,
+                              app.config.settings.routes)
         try:
-            batches = stored.batches(since, after_id=after, **({"size": batch} if batch else {}))
-            for entries, hits in classified(pipeline, batches, workers):
-                changes = [c for entry, new in zip(entries, hits, strict=True)
-                           if (c := decide.change(entry, new, version=version, rule=rule, route=route))]
-                counts["scanned"] += len(entries)
-                counts["changed"] += len(changes)
-                old = {entry.id: bool(entry.hits) for entry in entries}
-                counts["unmatched"] += sum(1 for c in changes if old[c.item_id] and not c.hits)
-                counts["matched"] += sum(1 for c in changes if not old[c.item_id] and c.hits)
+            spans = stored.ranges(since, after_id=after, size=batch or BATCH)
+            for part in over_ranges(reclassify_range, spans, (since, version, rule, alert), pipeline, stored,
+                                    workers):
+                counts["scanned"] += part.scanned
+                counts["changed"] += len(part.changes)
+                counts["unmatched"] += part.unmatched
+                counts["matched"] += part.matched
                 if run is not None:
                     counts["alerts"] += stored.apply(
-                        run.id, changes, first_id=entries[0].id, last_id=entries[-1].id, scanned=len(entries),
-                        since=since, rules_version=None if rule else version,
+                        run.id, part.changes, first_id=part.span.after_id + 1, last_id=part.span.last_id,
+                        scanned=part.scanned, since=since, rules_version=None if rule else version,
                     )
                 if progress:
-                    progress(len(entries))
+                    progress(part.scanned)
         finally:
             if workers is not None:
-                workers.shutdown()
+                workers.shutdown(cancel_futures=True)
         if run is not None:
             stored.finish_run(run.id)
     return Reclassified(version, resumed_after=after, **counts)

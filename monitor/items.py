@@ -15,7 +15,7 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, Protocol
 
 from monitor.states import AlertMode
 
@@ -49,6 +49,18 @@ class Item:
 
     def replace(self, **changes: object) -> Item:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+class ItemText(Protocol):
+    """What classification reads of an item: an `Item`, or only the text of a
+    stored one (`monitor.store.stored.StoredText`), which is much cheaper to read."""
+
+    @property
+    def title(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def language(self) -> str | None: ...
 
 
 ARTICLE_MISSING = "article-missing"  # the article could not be fetched (yet): classified on the feed's text

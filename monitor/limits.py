@@ -36,6 +36,8 @@ def cap_item(item: Item) -> Item:
 
 def cap_hits(hits: list[Hit]) -> list[Hit]:
     """The first MAX_HITS_PER_RULE hits of each rule, in their order."""
+    if len(hits) <= MAX_HITS_PER_RULE:  # no rule can have more (most items)
+        return hits
     seen: Counter[str] = Counter(hit.rule for hit in hits)
     if max(seen.values(), default=0) <= MAX_HITS_PER_RULE:
         return hits

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from monitor.rules import SetAside
     from monitor.store.alerts import AlertRow, AttemptRow
     from monitor.store.feeds import FeedState
+    from monitor.store.stored import StoredEntry
 
 
 def hit_dict(item: Item, hit: Hit | SetAside) -> dict[str, Any]:
@@ -200,15 +201,20 @@ def marked_text(text: str, hits: Sequence[Hit]) -> str:
     return (ELLIPSIS if cut.cut_left else "") + body + (ELLIPSIS if cut.cut_right else "")
 
 
+def _entry(difference: Difference) -> StoredEntry:
+    assert difference.entry is not None, "Backtest.describe() was not called"
+    return difference.entry
+
+
 def _field_text(difference: Difference) -> tuple[str, list[Hit]]:
     """The field the first hit is in, and the hits in it."""
-    item = difference.entry.item
+    item = _entry(difference).item
     field = difference.hits[0].field
     return (item.title if field == "title" else item.text), [h for h in difference.hits if h.field == field]
 
 
 def difference_dict(difference: Difference) -> dict[str, Any]:
-    entry = difference.entry
+    entry = _entry(difference)
     text, hits = _field_text(difference)
     return {
         "item_id": entry.id, "title": entry.item.title, "source": entry.item.origin or entry.item.source,
@@ -235,10 +241,10 @@ def backtest_text(tally: Backtest) -> list[str]:
                      f"+{diff.gained_count} gained, -{diff.lost_count} lost")
         for sign, shown, count in (("+", diff.gained, diff.gained_count), ("-", diff.lost, diff.lost_count)):
             for d in shown:
-                item = d.entry.item
+                item = _entry(d).item
                 text, hits = _field_text(d)
                 lines.append(f"  {sign} {when(item.published)}  {printable(item.origin or item.source)[:40]}  "
-                             f"{printable(item.title)[:100]}  (item {d.entry.id})")
+                             f"{printable(item.title)[:100]}  (item {d.item_id})")
                 lines.append(f"      {marked_text(text, hits)}")
             if count > len(shown):
                 lines.append(f"  {sign} … and {count - len(shown)} more (--all shows every one)")

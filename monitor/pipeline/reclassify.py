@@ -17,18 +17,18 @@ from monitor.store.matches import NOT_RELEVANT
 from monitor.store.stored import Change, StoredEntry
 
 
-def change(
-    entry: StoredEntry, new_hits: Sequence[Hit], *, version: str, rule: str | None = None,
-    route: RouteHits | None = None,
-) -> Change | None:
-    """The change to write for `entry`, or None when its hits stay as they are.
-    With `rule`, only that rule's hits are replaced; `route` (given with --alert)
-    asks for the alerts its hits call for."""
+def hits_after(stored: Sequence[Hit], new_hits: Sequence[Hit], *, rule: str | None = None) -> list[Hit] | None:
+    """The hits to store for an item instead of `stored`, or None when they stay as
+    they are. With `rule`, only that rule's hits are replaced."""
     hits = list(new_hits)
     if rule is not None:
-        hits = [h for h in entry.hits if h.rule != rule] + [h for h in new_hits if h.rule == rule]
-    if sorted(hits) == sorted(entry.hits):
-        return None
+        hits = [h for h in stored if h.rule != rule] + [h for h in new_hits if h.rule == rule]
+    return None if sorted(hits) == sorted(stored) else hits
+
+
+def change(entry: StoredEntry, hits: Sequence[Hit], *, version: str, route: RouteHits | None = None) -> Change:
+    """The change to write for `entry`, whose hits become `hits` (`hits_after`);
+    `route` (given with --alert) asks for the alerts its hits call for."""
     before, after = {h.rule for h in entry.hits}, {h.rule for h in hits}
     alerts = ()
     if route is not None and hits and entry.story_id is None and entry.relevance != NOT_RELEVANT:

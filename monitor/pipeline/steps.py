@@ -21,6 +21,7 @@ from monitor.items import (
     ArticlePage,
     Hit,
     Item,
+    ItemText,
     Outcome,
     Prepared,
     Result,
@@ -78,7 +79,7 @@ class Pipeline:
         item = with_language(normalize(limits.cap_item(raw)))
         return item, self.scan(item, set_aside)
 
-    def scan(self, item: Item, set_aside: list[SetAside] | None = None) -> list[Hit]:
+    def scan(self, item: ItemText, set_aside: list[SetAside] | None = None) -> list[Hit]:
         """The hits of an item already normalized, within the caps: the last step of
         `classify`, and all of it for a stored item (`rules test`, `reclassify`)."""
         return limits.cap_hits(self.matcher.scan(item, set_aside))

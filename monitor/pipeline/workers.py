@@ -4,13 +4,16 @@ worker processes so parsing uses every core and never blocks the event loop.
 Each worker compiles the rules once, at start, and routes matches with the
 same `[[routes]]` as the daemon, so the alerts a worker prepares are exactly
 the ones `monitor replay` would write. The functions here take and return
-plain picklable values; storage stays in the daemon process.
+plain picklable values; storage stays in the daemon process. Workers given a
+database (`rules test`, `reclassify`) read stored items themselves, over a
+connection of their own, and only read.
 """
 
 from __future__ import annotations
 
 import ctypes
 import multiprocessing
+import multiprocessing.util
 import os
 import signal
 import sys
@@ -28,14 +31,25 @@ from monitor.alerts.routing import Router
 from monitor.alerts.settings import Route
 from monitor.ingest.discovery import Reading, resolve
 from monitor.ingest.summaries import FulltextMode, wants_article
-from monitor.items import ArticlePage, Hit, Item, Prepared
+from monitor.items import ArticlePage, Item, Prepared
 from monitor.pipeline.steps import Pipeline
 from monitor.rules import compile_rules, load_rules
 from monitor.rules.version import version_of
+from monitor.store.engine import make_engine
+from monitor.store.stored import StoredItems
 
 _pipeline: Pipeline | None = None
+_stored: StoredItems | None = None
 log = logs.get("workers")
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+@dataclass(frozen=True, slots=True)
+class Database:
+    """The database a worker reads stored items from, opened in the worker."""
+
+    url: str = field(repr=False)  # it may hold a password
+    busy_timeout_ms: int = 10_000
 
 
 class WorkerDied(BrokenProcessPool):
@@ -56,11 +70,22 @@ class PreparedFeed:
     wanted: list[tuple[int, Item]] = field(default_factory=list)  # (index, raw entry) whose article to fetch
 
 
-def init_worker(rule_paths: Sequence[Path], routes: Sequence[Route] = ()) -> None:
-    global _pipeline
+def init_worker(rule_paths: Sequence[Path], routes: Sequence[Route] = (), database: Database | None = None) -> None:
     ruleset = load_rules(rule_paths)
-    _pipeline = Pipeline(compile_rules(ruleset), store=None, route=Router(routes),
-                         rules_version=version_of(ruleset).id)
+    init_forked(Pipeline(compile_rules(ruleset), store=None, route=Router(routes),
+                         rules_version=version_of(ruleset).id), database)
+
+
+def init_forked(pipeline: Pipeline, database: Database | None = None) -> None:
+    """In a worker forked from the process that built `pipeline` (`forked_pool`):
+    use it as it is, already compiled (a forked child has it; nothing is pickled)."""
+    global _pipeline, _stored
+    _pipeline = pipeline
+    if database is not None:
+        # Deferred transactions (read_mostly): on SQLite, readers take no write lock.
+        engine = make_engine(database.url, busy_timeout_ms=database.busy_timeout_ms, read_mostly=True)
+        multiprocessing.util.Finalize(engine, engine.dispose, exitpriority=10)  # close it when the worker ends
+        _stored = StoredItems(engine)
 
 
 def prepare_feed(
@@ -107,14 +132,16 @@ def prepare_items(items: Sequence[Item]) -> list[Prepared]:
     return _pipeline.prepare(items)
 
 
-def scan_items(items: Sequence[Item]) -> list[list[Hit]]:
-    """The hits of stored (already normalized) items, computed in a worker: what
-    `rules test` and `reclassify` ask of the rules, in the same order."""
-    assert _pipeline is not None, "init_worker() was not called in this process"
-    return [_pipeline.scan(item) for item in items]
+def in_worker(task: Callable[..., Any], /, *args: Any) -> Any:
+    """`task(pipeline, stored, *args)` with this worker's pipeline and its own
+    connection to the database (`monitor.pipeline.stored`)."""
+    assert _pipeline is not None and _stored is not None, "init_worker() was not given a database"
+    return task(_pipeline, _stored, *args)
 
 
-def make_pool(rule_paths: Sequence[Path], workers: int, routes: Sequence[Route] = ()) -> Executor:
+def make_pool(
+    rule_paths: Sequence[Path], workers: int, routes: Sequence[Route] = (), database: Database | None = None
+) -> Executor:
     """Worker processes, started now so the first poll does not wait for them, and
     replaced when one dies (`SupervisedPool`).
 
@@ -132,7 +159,7 @@ def make_pool(rule_paths: Sequence[Path], workers: int, routes: Sequence[Route] 
             max_workers=workers,
             mp_context=context,
             initializer=_init_child,
-            initargs=(None, init_worker, (list(rule_paths), list(routes))),  # their parent: the fork server
+            initargs=(None, init_worker, (list(rule_paths), list(routes), database)),  # their parent: the fork server
         )
         for _ in range(workers):  # each submission with no idle worker starts one
             pool.submit(int)

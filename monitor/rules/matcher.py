@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 import ahocorasick
 
-from monitor.items import Field, Hit, Item
+from monitor.items import Field, Hit, ItemText
 from monitor.language import detect_language, primary
 from monitor.rules.clauses import CompiledRule, ItemScope, SetAside, Span, evaluate
 from monitor.rules.folding import FoldedText, fold_text, fold_words
@@ -187,7 +187,7 @@ class Matcher:
     def rule_ids(self) -> tuple[str, ...]:
         return tuple(rule.id for rule in self._rules)
 
-    def scan(self, item: Item, set_aside: list[SetAside] | None = None) -> list[Hit]:
+    def scan(self, item: ItemText, set_aside: list[SetAside] | None = None) -> list[Hit]:
         """Every hit of every rule that fires on `item`, sorted title first, then by position and rule.
 
         Rules with language-bound terms use `item.language` (detected from the

@@ -4,6 +4,11 @@ reclassify`) and the reclassification's writes; and the rules versions.
 Items are read in id order, a bounded batch at a time (keyset pagination: each
 batch is one query starting after the last id), so memory stays flat however
 many items are stored. Only items whose text is still kept are read.
+
+Many items are read in ranges of ids (`ranges`) that worker processes read
+themselves, each with its own connection: first only what classification reads
+(`texts`), then, for the few items a command shows or writes, all of it
+(`entries`).
 Each batch a reclassification writes is one transaction that also advances
 its run's cursor: a run killed at any point resumes after its last batch, and
 a batch is never applied twice.
@@ -16,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, and_, bindparam, func, select
 
@@ -42,6 +47,25 @@ class StoredEntry:
     story_id: int | None  # the first item of its story when it repeats one
     relevance: str | None
     rules_version: str | None
+
+
+class StoredText(NamedTuple):
+    """What classification reads of a stored item (title, text, language: what
+    `Pipeline.scan` needs), with its stored hits; a tuple, many times cheaper to
+    read than a whole `StoredEntry`."""
+
+    id: int
+    title: str
+    text: str
+    language: str | None
+    hits: tuple[Hit, ...]
+
+
+class Span(NamedTuple):
+    """The items after `after_id` up to `last_id` (an item's id) that a read selects."""
+
+    after_id: int
+    last_id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +111,49 @@ class StoredItems:
             yield batch
             after_id = batch[-1].id
 
+    def ranges(
+        self, since: datetime | None, *, after_id: int = 0, stories: bool = False, size: int = BATCH
+    ) -> Iterator[Span]:
+        """Consecutive spans of `size` selected items (the last one: the rest), in id
+        order, found by reading ids only: what each worker then reads (`texts`)."""
+        while True:
+            with self.engine.connect() as conn:
+                where = self._where(since, after_id, stories)
+                last = conn.execute(select(items_t.c.id).where(*where).order_by(items_t.c.id)
+                                    .limit(1).offset(size - 1)).scalar()
+                if last is None:
+                    last = conn.execute(select(func.max(items_t.c.id)).where(*where)).scalar()
+            if last is None:
+                return
+            yield Span(after_id, last)
+            after_id = last
+
+    def texts(self, span: Span, since: datetime | None, *, stories: bool = False) -> list[StoredText]:
+        """The selected items of `span`, as classification reads them, with their hits."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(items_t.c.id, items_t.c.title, items_t.c.text, items_t.c.language)
+                .where(items_t.c.id <= span.last_id, *self._where(since, span.after_id, stories))
+                .order_by(items_t.c.id)
+            ).all()
+            if not rows:
+                return []
+            hits = self._hits(conn, rows[0].id, rows[-1].id)
+        return [StoredText(item_id, title, text, language, tuple(hits[item_id]) if item_id in hits else ())
+                for item_id, title, text, language in rows]
+
+    def entries(self, ids: Sequence[int]) -> dict[int, StoredEntry]:
+        """Whole stored items by id (those a command shows or writes), with their hits."""
+        found: dict[int, StoredEntry] = {}
+        ordered = sorted(set(ids))
+        with self.engine.connect() as conn:
+            for start in range(0, len(ordered), BATCH):
+                chunk = ordered[start : start + BATCH]
+                where = [self._sql._in(items_t.c.id, "ids")]
+                for entry in self._read(conn, where, len(chunk), {"ids": self._sql.values(chunk)}):
+                    found[entry.id] = entry
+        return found
+
     def _where(self, since: datetime | None, after_id: int, stories: bool) -> list[Any]:
         conds = [items_t.c.id > after_id, items_t.c.text.is_not(None)]
         if since is not None:
@@ -95,21 +162,20 @@ class StoredItems:
             conds.append(items_t.c.duplicate_of.is_(None))
         return conds
 
-    def _read(self, conn: Connection, where: list[Any], size: int) -> list[StoredEntry]:
+    def _read(
+        self, conn: Connection, where: list[Any], size: int, params: Mapping[str, Any] | None = None
+    ) -> list[StoredEntry]:
         rows = conn.execute(
             select(items_t.c.id, items_t.c.guid, items_t.c.title, items_t.c.text, items_t.c.url,
                    items_t.c.published_at, items_t.c.ingested_at, items_t.c.language, items_t.c.origin,
                    items_t.c.place, items_t.c.duplicate_of, items_t.c.relevance, items_t.c.rules_version,
                    feeds_t.c.url.label("feed_url"), feeds_t.c.title.label("feed_title"))
             .select_from(items_t.join(feeds_t, items_t.c.feed_id == feeds_t.c.id))
-            .where(*where).order_by(items_t.c.id).limit(size)
+            .where(*where).order_by(items_t.c.id).limit(size), dict(params or {})
         ).all()
         if not rows:
             return []
-        hits: dict[int, list[Hit]] = defaultdict(list)
-        for h in conn.execute(select(hits_t).where(hits_t.c.item_id.between(rows[0].id, rows[-1].id))
-                              .order_by(hits_t.c.item_id, hits_t.c.id)):
-            hits[h.item_id].append(Hit(h.rule, h.term, h.field, h.start, h.end, h.matched))
+        hits = self._hits(conn, rows[0].id, rows[-1].id, params)
         return [
             StoredEntry(
                 id=r.id,
@@ -121,6 +187,21 @@ class StoredItems:
             )
             for r in rows
         ]
+
+    def _hits(
+        self, conn: Connection, first_id: int, last_id: int, params: Mapping[str, Any] | None = None
+    ) -> dict[int, list[Hit]]:
+        """The stored hits of the items `first_id`..`last_id` (with `params`, only
+        those of its "ids"), per item, in order."""
+        where = [hits_t.c.item_id.between(first_id, last_id)]
+        if params:
+            where.append(self._sql._in(hits_t.c.item_id, "ids"))
+        hits: dict[int, list[Hit]] = defaultdict(list)
+        for h in conn.execute(select(hits_t.c.item_id, hits_t.c.rule, hits_t.c.term, hits_t.c.field, hits_t.c.start,
+                                     hits_t.c.end, hits_t.c.matched)
+                              .where(*where).order_by(hits_t.c.item_id, hits_t.c.id), dict(params or {})):
+            hits[h.item_id].append(Hit(h.rule, h.term, h.field, h.start, h.end, h.matched))
+        return hits
 
     # reclassify runs -----------------------------------------------------------
 
@@ -179,8 +260,9 @@ class StoredItems:
                         {"ended": self._sql.values(ended)},
                     )
                 inserted = self._alerts(conn, changes, now)
-            if rules_version is not None:
-                conds = [items_t.c.id.between(first_id, last_id), items_t.c.text.is_not(None)]
+            if rules_version is not None:  # rows that have it already are not rewritten
+                conds = [items_t.c.id.between(first_id, last_id), items_t.c.text.is_not(None),
+                         items_t.c.rules_version.is_distinct_from(rules_version)]
                 if since is not None:
                     conds.append(items_t.c.ingested_at >= since)
                 conn.execute(items_t.update().where(and_(*conds)).values(rules_version=rules_version))

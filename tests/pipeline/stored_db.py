@@ -15,8 +15,11 @@ After (`NEW`): ilo = "ILO" (capitals), trade unchanged.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.alerts.cli import invoke
 from tests.alerts.conftest import toml_value
@@ -78,3 +81,23 @@ def stored_db(tmp_path: Path, db_url: str, *, copies: int = 1, channel: dict[str
 
 def json_lines(out: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def in_workers(monkeypatch: pytest.MonkeyPatch, range_size: int) -> list[object]:
+    """Make the next runs use parse workers that read ranges of `range_size` items
+    themselves, however few items there are; the pools started, to check they were."""
+    from monitor.pipeline import stored
+
+    pools: list[object] = []
+    start = stored.worker_pool
+
+    def worker_pool(*args: Any, **kwargs: Any) -> object:
+        pools.append(start(*args, **kwargs))
+        return pools[-1]
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(stored, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(stored, "RANGE", range_size)
+    monkeypatch.setattr(stored, "worker_pool", worker_pool)
+    return pools
+

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from monitor.app import App
 from monitor.config import load_config
 from monitor.errors import ExitCode
 from tests.alerts.cli import invoke
-from tests.pipeline.stored_db import GAINED, LOST, NEW, OLD, json_lines, stored_db
+from tests.pipeline.stored_db import GAINED, LOST, NEW, OLD, in_workers, json_lines, stored_db
 
 
 def _counts(config: Path) -> tuple[int, int, int]:
@@ -76,3 +78,16 @@ def test_since_leaves_older_items_out(tmp_path: Path, db_url: str) -> None:
     assert all(d["current"] == d["candidate"] == 0 for d in json_lines(out)) and "0 stored items" in err
     code, _, err = invoke(config, "rules", "test", "--since", "yesterday")
     assert code == ExitCode.CONFIG and "30d" in err
+
+
+def test_workers_reading_their_own_ranges_report_what_one_process_does(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = stored_db(tmp_path, db_url, copies=15)  # more gained items than the 10 shown
+    alone = [invoke(config, "rules", "test", *args) for args in ([], ["--json", "--all"], ["--rule", "ilo"])]
+    assert "… and" in alone[0][1]  # the first 10 shown, across several ranges below
+
+    pools = in_workers(monkeypatch, range_size=7)
+    together = [invoke(config, "rules", "test", *args) for args in ([], ["--json", "--all"], ["--rule", "ilo"])]
+    assert len(pools) == 3 and all(pool is not None for pool in pools)
+    assert together == alone

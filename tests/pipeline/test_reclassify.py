@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, select, text, update
 
 from monitor.items import Item
@@ -22,7 +23,7 @@ from monitor.store.engine import make_engine
 from monitor.store.models import Alert, ReclassifyRun, StoredHit, StoredItem
 from tests.alerts.cli import alerts_json, invoke
 from tests.alerts.conftest import email_channel, smtp  # noqa: F401 - the fixture
-from tests.pipeline.stored_db import stored_db
+from tests.pipeline.stored_db import in_workers, stored_db
 from tests.processes import wait_for_value
 
 items_t, hits_t, alerts_t, runs_t = (StoredItem.__table__, StoredHit.__table__, Alert.__table__,
@@ -162,3 +163,33 @@ def test_a_run_killed_mid_way_resumes_and_ends_as_a_clean_run_would(tmp_path: Pa
     engine.dispose()
 
 
+
+
+def test_workers_reading_their_own_ranges_write_what_one_process_would(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = stored_db(tmp_path, db_url, copies=15, channel=email_channel(9))  # 75 items
+    alone = _reclassify(config, "--dry-run", "--alert")  # one process, nothing written
+    engine = make_engine(_url(config))
+    before = _state(engine)
+
+    pools = in_workers(monkeypatch, range_size=1)  # reclassify's ranges: its --batch
+    assert _reclassify(config, "--dry-run", "--alert", "--batch", "7") == alone
+    assert _state(engine) == before
+    report = _reclassify(config, "--alert", "--batch", "7")
+    assert len(pools) == 2 and all(pool is not None for pool in pools)
+    assert {k: v for k, v in report.items() if k not in ("alerts", "dry_run")} == {
+        k: v for k, v in alone.items() if k not in ("alerts", "dry_run")}
+    assert report["alerts"] == 15  # each copy of the item that matches now, once
+
+    matcher = compile_rules(load_rules([tmp_path / "rules"]))
+    state = _state(engine)
+    with engine.connect() as conn:
+        texts = dict(conn.execute(select(items_t.c.title, items_t.c.text)).all())
+    for title, item in state.items():  # every item as a clean classification says
+        want = sorted((h.rule, h.term, h.start) for h in matcher.scan(Item("s", "g", title, texts[title])))
+        assert item["hits"] == want, title
+        assert item["matched"] == bool(want)
+        assert item["version"] == report["rules_version"]
+    assert _reclassify(config, "--alert")["changed"] == 0
+    engine.dispose()
