@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -418,24 +418,30 @@ class DashboardQueries:
         self._delays = (now, delays)
         return delays
 
-    def feeds(self, *, days: int = 7, now: datetime | None = None) -> list[FeedActivity]:
-        """Every polled feed with its health and its items per day over `days` days.
+    def feeds(
+        self, *, days: int = 7, now: datetime | None = None, states: Sequence[FeedState] | None = None
+    ) -> list[FeedActivity]:
+        """Every polled feed (or those of `states`: one page of them) with its health and
+        its items per day over `days` days.
 
         A feed younger than the window is averaged over its own age (at least a
         day), so a new feed does not look quiet."""
         now = now or datetime.now(UTC)
         since = now - timedelta(days=days)
+        chosen = list(states) if states is not None else FeedStore(self.engine).all()
         # Materialized first: else SQLite groups by walking the (feed_id, guid) index over
         # the whole year rather than the window of ix_items_ingested_at_feed_id.
-        window = (select(items_t.c.feed_id).where(items_t.c.ingested_at >= since)
-                  .cte("window").prefix_with("MATERIALIZED"))
+        in_window = items_t.c.ingested_at >= since
+        if states is not None:
+            in_window = and_(in_window, items_t.c.feed_id.in_([state.id for state in chosen]))
+        window = select(items_t.c.feed_id).where(in_window).cte("window").prefix_with("MATERIALIZED")
         recent = select(window.c.feed_id, func.count().label("n")).group_by(window.c.feed_id)
         with self.engine.connect() as conn:
             counts = {r.feed_id: int(r.n) for r in conn.execute(recent)}
             created = {r.id: r.created_at for r in conn.execute(select(feeds_t.c.id, feeds_t.c.created_at))}
         delays = self.delays(now=now)
         result = []
-        for state in FeedStore(self.engine).all():
+        for state in chosen:
             start = max(since, created.get(state.id) or since)
             window_days = max((now - start).total_seconds() / 86400, 1.0)
             n = counts.get(state.id, 0)

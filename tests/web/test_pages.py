@@ -16,15 +16,19 @@ import pytest
 from sqlalchemy import select
 
 from monitor.store.engine import make_engine
+from monitor.store.feeds import FeedStore, ListedFeed
 from monitor.store.models import Alert
 from monitor.web.dashboard import create_app
 from monitor.web.health import TickProbe
 from monitor.web.server import bind, serve
 from monitor.web.settings import WebSettings
 from tests.web.conftest import (
+    BROKEN_FEED,
+    EVIL_FEED,
     EVIL_FEED_TITLE,
     EVIL_ITEM_TITLE,
     TOKEN,
+    WIRE_FEED,
     WIRE_OWN_TITLE,
     DashboardDb,
     FakeProbe,
@@ -325,6 +329,7 @@ def test_serve_runs_in_the_callers_loop_without_touching_signals_and_stops_on_th
 DAEMON_LIKE = """
 import asyncio, signal, sys
 from monitor.store.engine import make_engine
+from monitor.store.feeds import FeedStore, ListedFeed
 from monitor.web.dashboard import create_app
 from monitor.web.health import TickProbe
 from monitor.web.server import bind, serve
@@ -410,3 +415,26 @@ def test_latency_shows_on_the_match_page_the_feeds_page_and_in_metrics(served: S
     row = re.search(rf'data-feed-id="{db.evil_feed}">(.*?)</tr>', feeds, re.S)
     assert row is not None and "4 min / 4 min" in row.group(1)
     assert f'monitor_feed_publish_to_seen_seconds{{feed_id="{db.evil_feed}",quantile="0.95"}} 240.0' in metrics
+
+
+def test_the_feeds_page_shows_a_hundred_feeds_at_a_time_problems_first(dashboard_db: DashboardDb) -> None:
+    """An installation with hundreds of sources: the page counts every feed and shows
+    every health total, lists 100 a page (the failing ones first), and a page number
+    out of range or not a number lands on a page that exists."""
+    feeds = FeedStore(dashboard_db.engine)
+    feeds.sync([ListedFeed(f"http://198.51.100.7/feed/{n:03}.xml", f"Ministry {n:03}", "test") for n in range(247)]
+               + [ListedFeed(WIRE_FEED, "Wire service", "test"), ListedFeed(EVIL_FEED, EVIL_FEED_TITLE, "test"),
+                  ListedFeed(BROKEN_FEED, "Broken ministry feed", "test")])
+    app = create_app(dashboard_db.engine, WebSettings(port=0), health=FakeProbe())
+    rows = re.compile(r'<tr class="feed" data-health="([a-z-]+)" data-feed-id="(\d+)">')
+    with LiveServer(app) as server, server.client() as client:
+        first, second, last = (client.get(f"/feeds?page={n}").text for n in (1, 2, 3))
+        beyond, junk = client.get("/feeds?page=99").text, client.get("/feeds?page=-1").text
+    assert '<span class="count">250</span>' in first and "1 failing" in first and "247 new" in first
+    assert len(rows.findall(first)) == 100 and rows.findall(first)[0] == ("backing-off", str(dashboard_db.broken_feed))
+    assert "page 1 of 3" in first and 'rel="next" href="?page=2"' in first and 'rel="prev"' not in first
+    assert len(rows.findall(last)) == 50 and 'rel="next"' not in last and 'rel="prev" href="?page=2"' in last
+    shown = {feed_id for page in (first, second, last) for _, feed_id in rows.findall(page)}
+    assert len(shown) == 250  # every feed on exactly one page
+    assert rows.findall(beyond) == rows.findall(last) and rows.findall(junk) == rows.findall(first)
+
