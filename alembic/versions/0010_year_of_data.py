@@ -39,9 +39,16 @@ def upgrade() -> None:
     for band in range(4):
         op.drop_index(f"ix_items_fp_band{band}", table_name="items")
         op.create_index(f"ix_items_fp_band{band}", "items", [f"fp_band{band}", "ingested_at"])
+    # The same-headline lookup: items from before headline keys hold NULL, and statistics that
+    # count them make SQLite scan the whole table instead; only keyed rows, with the window.
+    op.drop_index("ix_items_headline_key", table_name="items")
+    op.create_index("ix_items_headline", "items", ["headline_key", "ingested_at"],
+                    **_where("headline_key IS NOT NULL"))
 
 
 def downgrade() -> None:
+    op.drop_index("ix_items_headline", table_name="items")
+    op.create_index("ix_items_headline_key", "items", ["headline_key"])
     for band in range(4):
         op.drop_index(f"ix_items_fp_band{band}", table_name="items")
         op.create_index(f"ix_items_fp_band{band}", "items", [f"fp_band{band}"])
