@@ -18,6 +18,7 @@ from sqlalchemy import Engine, event, text
 from bench.yeardata import Shape, generate
 from monitor.store import migrations
 from monitor.store.engine import make_engine
+from monitor.store.feeds import FeedStore
 from monitor.store.queries import DashboardQueries, MatchFilter
 from monitor.store.repository import Store
 from monitor.store.retention import Retention
@@ -76,6 +77,8 @@ HOT: dict[str, tuple[Callable[[DashboardQueries], Any], tuple[str, ...]]] = {
     "sources in the filter": (lambda q: q.sources_with_matches(), ("ix_items_matched_feed",)),
     "chart": (lambda q: q.per_rule_per_day(days=30), ("ix_items_matches",)),
     "feeds page window": (lambda q: q.feeds(), ("ix_items_ingested_at_feed_id",)),
+    "feeds page window, one page of feeds": (lambda q: q.feeds(states=FeedStore(q.engine).all()[:10]),
+                                             ("ix_items_ingested_at_feed_id",)),
     "delays (feeds page, /metrics)": (lambda q: q.delays(), ("ix_items_ingested_at_feed_id",)),
     "alerts by state (/metrics)": (lambda q: q.alerts_by_state(), ("ix_alerts_state_next_attempt_at",)),
 }
