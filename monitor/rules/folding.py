@@ -548,6 +548,14 @@ class FoldedText:
         return len(self.text[begin + 1 : end + 1].split())
 
 
+def _apply_to_codes(codes: np.ndarray, edits: list[Edit]) -> None:
+    """`_apply_to_string` for a code-point array, in place: each edit's code at its
+    start, the rest of its span deleted."""
+    for start, end, code in _in_order(edits):
+        codes[start] = code
+        codes[start + 1 : end] = _DELETED_CP
+
+
 def _in_order(edits: list[Edit]) -> list[Edit]:
     """Edits sorted by position; should two ever overlap, the later one is dropped
     rather than letting it corrupt offsets."""
@@ -630,9 +638,7 @@ def fold_text(original: str, *, join_hyphen_breaks: bool = False) -> FoldedText:
             chars=chars,
         )
     codes, encoding = _fold_codes(original, edits)
-    for start, end, code in _in_order(edits):
-        codes[start] = code
-        codes[start + 1 : end] = _DELETED_CP
+    _apply_to_codes(codes, edits)
     # ASCII has nothing to delete; only edits could have deleted something there.
     has_deleted = bool(edits or encoding != "ascii") and not codes.all()
     keep = _keep_mask(codes, has_deleted)
@@ -664,9 +670,7 @@ def _fold_unspaced(original: str, edits: list[Edit], has_hyphen_breaks: bool, en
     if highest >= _BMP:  # emoji, and Han beyond the Basic Multilingual Plane
         for position in np.flatnonzero(raw >= _BMP).tolist():
             codes[position] = fold_codepoint(int(raw[position]))
-    for start, end, code in _in_order(edits):
-        codes[start] = code
-        codes[start + 1 : end] = _DELETED_CP
+    _apply_to_codes(codes, edits)
     has_deleted = np.count_nonzero(codes) < codes.size  # a NUL: something dropped
     if has_deleted:
         live = (codes != _DELETED_CP).nonzero()[0]  # original positions of what is not dropped

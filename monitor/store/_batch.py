@@ -4,7 +4,7 @@ policy (`monitor.dedupe.StoryIndex`) asks for, then the inserts it leads to."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import groupby, islice
@@ -14,7 +14,7 @@ from sqlalchemy import Connection
 
 from monitor.dedupe import HEADLINE_WINDOW, STORY_WINDOW, Story, StoryIndex
 from monitor.dedupe.stories import Repeat
-from monitor.items import AlertRequest, Item, Outcome, Prepared
+from monitor.items import AlertRequest, Hit, Item, Outcome, Prepared
 from monitor.states import AlertMode, AlertState
 from monitor.store._statements import Statements
 
@@ -34,6 +34,19 @@ def due_at(request: AlertRequest, now: datetime) -> datetime | None:
     if request.mode == AlertMode.DIGEST:
         return None
     return max(now, request.not_before) if request.not_before else now
+
+
+def hit_rows(item_id: int, hits: Iterable[Hit]) -> list[dict[str, Any]]:
+    """The `hits` rows of an item: the one shape ingest, article retries and reclassify write."""
+    return [{"item_id": item_id, "rule": h.rule, "term": h.term, "field": h.field, "start": h.start, "end": h.end,
+             "matched": h.matched} for h in hits]
+
+
+def alert_row(item_id: int, item: Item, request: AlertRequest, now: datetime) -> dict[str, Any]:
+    """A new outbox row for an item's alert: the one shape every writer of item alerts uses."""
+    return {"item_id": item_id, "channel": request.channel, "mode": str(request.mode), "rules": list(request.rules),
+            "idempotency_key": idempotency_key(item, request.channel), "state": str(AlertState.PENDING),
+            "attempts": 0, "created_at": now, "next_attempt_at": due_at(request, now), "kind": "item"}
 
 
 def distinct_feeds(feeds: Sequence[FeedBatch]) -> Iterator[list[FeedBatch]]:
@@ -221,11 +234,7 @@ class Batch:
         for p in planned:
             item_id = p.story.id
             assert item_id is not None
-            self.hits.extend(
-                {"item_id": item_id, "rule": h.rule, "term": h.term, "field": h.field,
-                 "start": h.start, "end": h.end, "matched": h.matched}
-                for h in p.entry.hits
-            )
+            self.hits.extend(hit_rows(item_id, p.entry.hits))
             if p.reason is None:
                 outcomes.append((p.index, Outcome("new", item_id, alert_ids=alert_ids.get(item_id, ()))))
             else:
@@ -254,12 +263,8 @@ class Batch:
         for p in planned:
             assert p.story.id is not None
             for request in p.entry.alerts:
-                rows.setdefault((p.story.id, request.channel), {  # a repeated channel adds nothing
-                    "item_id": p.story.id, "channel": request.channel, "mode": str(request.mode),
-                    "rules": list(request.rules), "idempotency_key": idempotency_key(p.entry.item, request.channel),
-                    "state": str(AlertState.PENDING), "attempts": 0, "created_at": self.now,
-                    "next_attempt_at": due_at(request, self.now), "kind": "item",
-                })
+                rows.setdefault((p.story.id, request.channel),  # a repeated channel adds nothing
+                                alert_row(p.story.id, p.entry.item, request, self.now))
         stored = {}
         if rows:
             result = self.conn.execute(self.sql.insert_alerts, list(rows.values()))

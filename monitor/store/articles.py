@@ -18,8 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, case, delete, func, or_, select, update
 
 from monitor.items import ARTICLE_MISSING, Item, Prepared
-from monitor.states import AlertState
-from monitor.store._batch import due_at, idempotency_key
+from monitor.store._batch import alert_row, hit_rows
 from monitor.store._statements import Statements, feeds_t, hits_t, items_t, retries_t
 from monitor.store.engine import database_now
 
@@ -112,18 +111,11 @@ class ArticleRetries:
             ))
             conn.execute(delete(hits_t).where(hits_t.c.item_id == item_id))
             if prepared.hits:
-                conn.execute(self._sql.insert_hits, [
-                    {"item_id": item_id, "rule": h.rule, "term": h.term, "field": h.field, "start": h.start,
-                     "end": h.end, "matched": h.matched} for h in prepared.hits])
+                conn.execute(self._sql.insert_hits, hit_rows(item_id, prepared.hits))
             if row.duplicate_of is not None or not prepared.alerts:
                 return ()  # a repeat of a story: the story's first item owns the alerts
             now = database_now(conn)
-            rows = {request.channel: {
-                "item_id": item_id, "channel": request.channel, "mode": str(request.mode),
-                "rules": list(request.rules), "idempotency_key": idempotency_key(item, request.channel),
-                "state": str(AlertState.PENDING), "attempts": 0, "created_at": now, "next_attempt_at": due_at(request, now),
-                "kind": "item",
-            } for request in prepared.alerts}
+            rows = {request.channel: alert_row(item_id, item, request, now) for request in prepared.alerts}
             return tuple(r.id for r in conn.execute(self._sql.insert_alerts, list(rows.values())))
 
     def counts(self) -> dict[int, RetryCounts]:

@@ -27,7 +27,7 @@ from sqlalchemy import Connection, Engine, and_, bindparam, func, select
 
 from monitor.items import AlertRequest, Hit, Item
 from monitor.states import AlertState
-from monitor.store._batch import due_at, idempotency_key
+from monitor.store._batch import alert_row, hit_rows
 from monitor.store._statements import Statements, alerts_t, feeds_t, hits_t, items_t
 from monitor.store.models import ReclassifyRun, RulesVersionRow
 
@@ -241,8 +241,7 @@ class StoredItems:
                 ids = [c.item_id for c in changes]
                 conn.execute(hits_t.delete().where(self._sql._in(hits_t.c.item_id, "ids")),
                              {"ids": self._sql.values(ids)})
-                rows = [{"item_id": c.item_id, "rule": h.rule, "term": h.term, "field": h.field, "start": h.start,
-                         "end": h.end, "matched": h.matched} for c in changes for h in c.hits]
+                rows = [row for c in changes for row in hit_rows(c.item_id, c.hits)]
                 if rows:
                     conn.execute(hits_t.insert(), rows)
                 conn.execute(
@@ -271,12 +270,7 @@ class StoredItems:
         return inserted
 
     def _alerts(self, conn: Connection, changes: Sequence[Change], now: datetime) -> int:
-        rows = [
-            {"item_id": c.item_id, "channel": r.channel, "mode": str(r.mode), "rules": list(r.rules),
-             "idempotency_key": idempotency_key(c.item, r.channel), "state": str(AlertState.PENDING),
-             "attempts": 0, "created_at": now, "next_attempt_at": due_at(r, now), "kind": "item"}
-            for c in changes if c.item is not None for r in c.alerts
-        ]
+        rows = [alert_row(c.item_id, c.item, r, now) for c in changes if c.item is not None for r in c.alerts]
         if not rows:
             return 0
         return len(conn.execute(self._sql.insert_alerts, rows).all())
