@@ -118,11 +118,7 @@ async def serve(config_path: Path, out: TextIO, profile: Path | None) -> None:
             else:
                 answer({"error": f"unknown command {command!r}"})
     finally:
-        await runtime.fetcher.aclose()
-        dispatcher = getattr(runtime, "dispatcher", None)  # alerts: closes its HTTP client
-        if dispatcher is not None:
-            await dispatcher.aclose()
-        runtime.cpu.shutdown(wait=True)
+        await runtime.close()
         db.shutdown(wait=True)
         app.engine.dispose()
 

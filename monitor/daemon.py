@@ -50,6 +50,7 @@ from monitor.pipeline.polling import CycleReport, Poller, PollHealth
 from monitor.pipeline.workers import init_worker, make_pool
 from monitor.secrets import SecretError
 from monitor.store.articles import ArticleRetries
+from monitor.store.checkpoints import Checkpointer
 from monitor.store.feeds import FeedStore
 from monitor.store.websub import SubscriptionStore
 from monitor.web.dashboard import create_app
@@ -81,6 +82,7 @@ class Runtime:
     dispatcher: Dispatcher
     digests: list[DigestSchedule]
     subscriber: Subscriber | None = None  # WebSub, with web.public_url
+    checkpointer: Checkpointer | None = None  # SQLite only
 
     async def close(self, *, wait: bool = True) -> None:
         """Close connections and stop the workers (`wait`: let running parses finish)."""
@@ -89,6 +91,8 @@ class Runtime:
         await self.fetcher.aclose()
         await self.dispatcher.aclose()
         self.cpu.shutdown(wait=wait, cancel_futures=not wait)
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
 
 
 async def build(
@@ -128,7 +132,8 @@ async def build(
             retries=ArticleRetries(app.engine), policies=policies_of(listed_feeds(app.config)),
         ),
     )
-    return Runtime(app, poller, fetcher, cpu, app.dispatcher(owner, db, clock), schedules(routes), subscriber)
+    return Runtime(app, poller, fetcher, cpu, app.dispatcher(owner, db, clock), schedules(routes), subscriber,
+                   Checkpointer.for_engine(app.engine))
 
 
 class Daemon:

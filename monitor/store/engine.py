@@ -18,6 +18,8 @@ _verified: weakref.WeakSet[Engine] = weakref.WeakSet()
 # this size a start checks the header and the schema only, and the full check is the backup's
 # (`monitor db backup` checks its copy) or `sqlite3 FILE 'PRAGMA quick_check'` run by hand.
 FULL_CHECK_MAX_BYTES = 256 * 1024 * 1024
+WAL_AUTOCHECKPOINT_PAGES = 20_000  # 80 MB of log at 4 KB pages
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
 
 
 class DatabaseCorrupt(OperationalError):
@@ -62,6 +64,11 @@ def make_engine(
         cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
+        # The daemon copies the log into the file on a thread of its own
+        # (`checkpoints.py`); this is the backstop for every process, and the log is
+        # cut back to 64 MB once it has been copied.
+        cur.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
+        cur.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
         cur.close()
 
     @event.listens_for(engine, "begin")
