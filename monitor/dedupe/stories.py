@@ -84,9 +84,12 @@ class StoryIndex:
     # what storage looks up -------------------------------------------------
 
     @property
-    def band_values(self) -> list[list[int]]:
-        """Per band, the values a near-duplicate candidate may have ([] each: none wanted)."""
-        return [list(values) for values in self._wanted]
+    def band_pairs(self) -> list[list[tuple[int, int]]]:
+        """Per band number, the (band value, simhash) of each item of the batch long
+        enough to compare: a stored item is a candidate when it has that band value
+        and lies within NEAR_DUPLICATE_BITS of that simhash ([] each: none wanted)."""
+        return [[(band, simhash) for band, simhashes in wanted.items() for simhash in simhashes]
+                for wanted in self._wanted]
 
     @property
     def headlines(self) -> list[int]:
@@ -106,18 +109,13 @@ class StoryIndex:
     def known_hash(self, content_hash: str, story: Story) -> None:
         self._by_hash.setdefault(content_hash, story)
 
-    def near(self, story: Story, bands: Sequence[int]) -> bool:
-        """Keep a stored item sharing a band with the batch if it is within
-        NEAR_DUPLICATE_BITS of an item of it (on templated press most items share a
-        band with something, and each kept one is compared word by word). True
-        when kept: storage must then give its text (`known_text`)."""
-        shared = [(n, band) for n, band in enumerate(bands) if band in self._wanted[n]]
-        reach = (hamming(story.simhash, other) for n, band in shared for other in self._wanted[n][band])
-        if not any(bits <= NEAR_DUPLICATE_BITS for bits in reach):
-            return False
-        for key in shared:
-            self._by_band.setdefault(key, []).append(story)
-        return True
+    def near(self, story: Story, band_no: int, band: int) -> None:
+        """A stored item within NEAR_DUPLICATE_BITS of an item of the batch, sharing
+        band `band_no` with it (see `band_pairs`): the batch's items with that band
+        value compare it word by word, so storage must give its text (`known_text`)."""
+        stories = self._by_band.setdefault((band_no, band), [])
+        if story not in stories:
+            stories.append(story)
 
     def known_headline(self, headline: int, story: Story) -> None:
         """A stored item with one of `headlines`: storage must then give its text (`known_text`)."""

@@ -145,14 +145,12 @@ class Batch:
         for r in self.conn.execute(sql.by_hash, {"hashes": hashes}):
             index.known_hash(r.content_hash, index.stored(r.id, r.duplicate_of, r.fingerprint))
         wanted: dict[int, Story] = {}  # stored items whose text the policy needs
-        bands = index.band_values
-        if any(bands):
-            parameters = {f"band{n}": sql.values(values) for n, values in enumerate(bands)}
-            rows = self.conn.execute(sql.by_band, {**parameters, "since": self.now - STORY_WINDOW})
-            for item_id, duplicate_of, simhash, *row_bands in rows:
-                story = index.stored(item_id, duplicate_of, simhash)
-                if index.near(story, row_bands):
-                    wanted[item_id] = story
+        pairs = index.band_pairs
+        if any(pairs):
+            rows = self.conn.execute(sql.by_band, {**sql.band_pairs(pairs), "since": self.now - STORY_WINDOW})
+            for band_no, band, item_id, duplicate_of, simhash in rows:
+                story = wanted[item_id] = index.stored(item_id, duplicate_of, simhash)
+                index.near(story, band_no, band)
         if headlines := index.headlines:
             parameters = {"headlines": sql.values(headlines), "since": self.now - HEADLINE_WINDOW}
             for r in self.conn.execute(sql.by_headline, parameters):

@@ -6,7 +6,7 @@ JSON for SQLite's json_each), so the SQL is the same for any batch size."""
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from functools import cached_property
 from typing import Any, cast
 
@@ -19,13 +19,16 @@ from sqlalchemy import (
     any_,
     bindparam,
     func,
+    literal,
     literal_column,
-    or_,
     select,
+    union,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from monitor.dedupe.fingerprints import NEAR_DUPLICATE_BITS
 from monitor.store.models import Alert, ArticleRetry, Feed, StoredHit, StoredItem
+from monitor.store.sqlfunctions import hamming
 
 feeds_t = cast(Table, Feed.__table__)
 items_t = cast(Table, StoredItem.__table__)
@@ -103,10 +106,36 @@ class Statements:
 
     @cached_property
     def by_band(self) -> Any:
-        return (select(items_t.c.id, items_t.c.duplicate_of, items_t.c.fingerprint, *BANDS)
-                .where(or_(*(self._in(column, f"band{n}") for n, column in enumerate(BANDS))),
-                       items_t.c.ingested_at >= bindparam("since"))
-                .order_by(items_t.c.id))
+        """Stored items since `since` within NEAR_DUPLICATE_BITS of an item of the batch,
+        each through a band it shares with that item: one row per (stored item, band
+        number, band value), from the (band, simhash) pairs of `band_pairs`. The
+        distance is counted in the database, so only real candidates come back."""
+        parts = []
+        for n, column in enumerate(BANDS):
+            wanted = self._band_pairs(n)
+            parts.append(select(literal(n, Integer).label("band_no"), column.label("band"), items_t.c.id,
+                                items_t.c.duplicate_of, items_t.c.fingerprint)
+                         .select_from(wanted.join(items_t, column == wanted.c.band))
+                         .where(items_t.c.ingested_at >= bindparam("since"),
+                                hamming(items_t.c.fingerprint, wanted.c.simhash) <= NEAR_DUPLICATE_BITS))
+        return union(*parts)
+
+    def _band_pairs(self, n: int) -> Any:
+        if self.dialect == "postgresql":
+            return (func.unnest(bindparam(f"bands{n}", type_=postgresql.ARRAY(Integer)),
+                                bindparam(f"simhashes{n}", type_=postgresql.ARRAY(BigInteger)))
+                    .table_valued("band", "simhash").render_derived(f"wanted{n}"))
+        value: Any = literal_column("value")
+        return (select(func.json_extract(value, literal_column("'$[0]'")).label("band"),
+                       func.json_extract(value, literal_column("'$[1]'")).label("simhash"))
+                .select_from(func.json_each(bindparam(f"pairs{n}"))).subquery(f"wanted{n}"))
+
+    def band_pairs(self, pairs: Sequence[Collection[tuple[int, int]]]) -> dict[str, Any]:
+        """The parameters of `by_band`: per band number, its (band value, simhash) pairs."""
+        if self.dialect == "postgresql":
+            return {key: value for n, part in enumerate(pairs)
+                    for key, value in ((f"bands{n}", [b for b, _ in part]), (f"simhashes{n}", [s for _, s in part]))}
+        return {f"pairs{n}": json.dumps(list(part)) for n, part in enumerate(pairs)}
 
     @cached_property
     def by_headline(self) -> Any:

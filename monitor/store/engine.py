@@ -13,6 +13,8 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError, OperationalError
 
+from monitor.store.sqlfunctions import register_sqlite
+
 _verified: weakref.WeakSet[Engine] = weakref.WeakSet()
 # quick_check reads every page: 31 s for a 2.2 GB file (a year at 1 M items, bench/year.py). Past
 # this size a start checks the header and the schema only, and the full check is the backup's
@@ -70,6 +72,7 @@ def make_engine(
         cur.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
         cur.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
         cur.close()
+        register_sqlite(dbapi_conn)
 
     @event.listens_for(engine, "begin")
     def _sqlite_begin(conn: Any) -> None:
