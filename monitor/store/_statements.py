@@ -109,7 +109,8 @@ class Statements:
         """Stored items since `since` within NEAR_DUPLICATE_BITS of an item of the batch,
         each through a band it shares with that item: one row per (stored item, band
         number, band value), from the (band, simhash) pairs of `band_pairs`. The
-        distance is counted in the database, so only real candidates come back."""
+        distance is counted in the database, so only real candidates come back. In id
+        order, as every instance must judge a new item against the same first story."""
         parts = []
         for n, column in enumerate(BANDS):
             wanted = self._band_pairs(n)
@@ -118,7 +119,7 @@ class Statements:
                          .select_from(wanted.join(items_t, column == wanted.c.band))
                          .where(items_t.c.ingested_at >= bindparam("since"),
                                 hamming(items_t.c.fingerprint, wanted.c.simhash) <= NEAR_DUPLICATE_BITS))
-        return union(*parts)
+        return union(*parts).order_by(literal_column("id"), literal_column("band_no"))
 
     def _band_pairs(self, n: int) -> Any:
         if self.dialect == "postgresql":
