@@ -37,7 +37,7 @@ class Checkpointer:
         self._interval_s = interval_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="wal-checkpoint", daemon=True)
-        self.passes = 0  # completed checkpoints, for tests and logs
+        self.passes = 0  # completed checkpoints (tests wait on it)
 
     @classmethod
     def for_engine(cls, engine: Engine) -> Checkpointer | None:
