@@ -51,15 +51,20 @@ class RetentionReport:
     texts: int = 0  # texts dropped
     hits: int = 0  # hits deleted
     attempts: int = 0  # delivery attempts deleted
-    transactions: int = 0
-    longest_s: float = 0.0  # the longest single transaction: how long a writer may have waited
     seconds: float = 0.0
-    steps: list[float] = field(default_factory=list, repr=False)
+    steps: list[float] = field(default_factory=list, repr=False)  # each transaction's duration
+
+    @property
+    def transactions(self) -> int:
+        return len(self.steps)
+
+    @property
+    def longest_s(self) -> float:
+        """The longest single transaction: how long a writer may have waited."""
+        return max(self.steps, default=0.0)
 
     def add(self, task: Task, rows: int, seconds: float) -> None:
         setattr(self, task, getattr(self, task) + rows)
-        self.transactions += 1
-        self.longest_s = max(self.longest_s, seconds)
         self.steps.append(seconds)
 
 

@@ -17,7 +17,7 @@ daemon right after the repeated hour, as an upgrade that night would.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -88,13 +88,6 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
         monkeypatch.setattr(module, "datetime", ClockedDatetime)
     monkeypatch.delenv("NOTIFY_SOCKET", raising=False)  # not the systemd of whoever runs the tests
     return virtual
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer().start()
-    yield server
-    server.stop()
 
 
 def digest_config(tmp_path: Path, db_url: str, port: int) -> Path:
