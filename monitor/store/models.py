@@ -217,8 +217,10 @@ def _partial(name: str, *columns: Any, where: Any) -> Index:
 
 _items = StoredItem.__table__.c
 # The hot queries of a year of data (bench/year.py; tests/store/test_plans.py checks they are used):
-# the matches list, newest first, and its count (stories that matched: a tenth of the items);
-_partial("ix_items_matches", _items.ingested_at, _items.id,
+# the matches list, newest first, and its count (stories that matched: a tenth of the items); with
+# relevance, for the chart and "hide not relevant", and the predicate's columns, without which SQLite
+# does not call an index covering;
+_partial("ix_items_matches", _items.ingested_at, _items.id, _items.relevance, _items.matched, _items.duplicate_of,
          where=_items.matched.is_(True) & _items.duplicate_of.is_(None))
 # the source filter and its choices (a feed's matched items, copies included). Not with duplicate_of:
 # at 5 M items SQLite's statistics then chose it for the whole list (a skip scan of every feed for
@@ -242,7 +244,12 @@ class StoredHit(Base):
     __tablename__ = "hits"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    __table_args__ = (
+        # A story's hits, and whether it has one of a rule (the rule filter, the chart), from the index.
+        Index("ix_hits_item_rule", "item_id", "rule"),
+    )
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
     rule: Mapped[str] = mapped_column(String(100), index=True)
     term: Mapped[str] = mapped_column(String(500))
     field: Mapped[str] = mapped_column(String(10))

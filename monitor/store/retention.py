@@ -116,7 +116,7 @@ class Retention:
         ).scalar()
         if newest is None:
             return 0
-        # Item ids grow with ingestion, so the oldest hits come first in ix_hits_item_id.
+        # Item ids grow with ingestion, so the oldest hits come first in ix_hits_item_rule.
         chosen = [r for (r,) in conn.execute(
             select(hits_t.c.id).where(hits_t.c.item_id <= newest).order_by(hits_t.c.item_id).limit(self.batch)
         )]
