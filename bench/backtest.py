@@ -34,7 +34,7 @@ from sqlalchemy import insert
 from bench.corpus import DEFAULT_RULES, PressWriter
 from monitor.rules import load_rules
 from monitor.store.engine import make_engine
-from monitor.store.models import Feed, StoredItem
+from monitor.store.models import Feed, ItemText, StoredItem
 
 DISTINCT = 20_000  # generated texts, cycled (every item keeps its own guid)
 MONITOR = [sys.executable, "-m", "monitor"]
@@ -53,13 +53,17 @@ def fill(url: str, count: int) -> list[tuple[str, str]]:
                                                    consecutive_errors=0, items_seen=0, created_at=now)
                                .returning(Feed.id)).scalar_one()
     for start in range(0, count, 5_000):
+        numbers = range(start, min(count, start + 5_000))
         rows = [{"feed_id": feed_id, "guid": f"bench-{n}", "title": texts[n % len(texts)][0],
-                 "text": texts[n % len(texts)][1], "ingested_at": now, "language": "en", "flags": [],
+                 "ingested_at": now, "language": "en", "flags": [],
                  "content_hash": f"{n:064x}", "fingerprint": n, "fp_band0": 0, "fp_band1": 0, "fp_band2": 0,
                  "fp_band3": 0, "matched": False}
-                for n in range(start, min(count, start + 5_000))]
+                for n in numbers]
         with engine.begin() as conn:
-            conn.execute(insert(StoredItem), rows)
+            ids = conn.execute(insert(StoredItem).returning(StoredItem.id, sort_by_parameter_order=True),
+                               rows).scalars().all()
+            conn.execute(insert(ItemText), [{"item_id": item_id, "text": texts[n % len(texts)][1]}
+                                            for item_id, n in zip(ids, numbers, strict=True)])
     engine.dispose()
     return texts
 

@@ -8,9 +8,9 @@ its hits; about 6 % of items copies of a story another source carried in the
 hours before (half word for word, half edited: a SimHash a few bits away); 2 %
 of matches marked not relevant; one alert per match and channel in every
 state (sent, dead, pending, digested, suppressed), digest messages, and the
-delivery attempts behind them. Every item keeps its text (the worst case: a
-database whose retention never ran), so the retention benchmark has a year to
-prune.
+delivery attempts behind them. Every item keeps its text (`item_texts`; the
+worst case: a database whose retention never ran), so the retention benchmark
+has a year to prune.
 
 Texts come from a pool of `bench.corpus` items (generating 5 M distinct texts
 would take longer than storing them); each stored item still gets a content hash
@@ -55,10 +55,11 @@ CHUNK = 50_000  # items per generated chunk (and per SQLite transaction)
 POOL = 2_000  # distinct texts of each kind (plain, matching)
 DAY = 86_400.0
 
-ITEM_COLUMNS = ("id", "feed_id", "guid", "url", "canonical_url", "title", "text", "published_at", "ingested_at",
+ITEM_COLUMNS = ("id", "feed_id", "guid", "url", "canonical_url", "title", "published_at", "ingested_at",
                 "language", "origin", "place", "path", "flags", "content_hash", "fingerprint", "fp_band0",
                 "fp_band1", "fp_band2", "fp_band3", "duplicate_of", "matched", "delay_s", "relevance",
                 "labelled_at")
+TEXT_COLUMNS = ("item_id", "text")
 HIT_COLUMNS = ("item_id", "rule", "term", "field", "start", "end", "matched")
 ALERT_COLUMNS = ("id", "kind", "item_id", "digest_id", "channel", "mode", "rules", "idempotency_key", "state",
                  "attempts", "next_attempt_at", "lease_owner", "lease_until", "created_at", "period_start",
@@ -116,6 +117,7 @@ def text_pool(seed: int) -> tuple[list[Text], list[Text]]:
 @dataclass
 class Rows:
     items: list[tuple[Any, ...]] = field(default_factory=list)
+    texts: list[tuple[Any, ...]] = field(default_factory=list)
     hits: list[tuple[Any, ...]] = field(default_factory=list)
     alerts: list[tuple[Any, ...]] = field(default_factory=list)
     attempts: list[tuple[Any, ...]] = field(default_factory=list)
@@ -190,12 +192,13 @@ class Generator:
             marked = story.matched and root is None and rng.random() < shape.marked
             url = f"https://source-{feed_id}.example/news/{item_id}"
             rows.items.append((
-                item_id, feed_id, f"y-{item_id}", url, url, story.text.title, story.text.text,
+                item_id, feed_id, f"y-{item_id}", url, url, story.text.title,
                 at - timedelta(seconds=delay), at, "en", None, None, None, "[]", content_hash, signed,
                 simhash & 0xFFFF, (simhash >> 16) & 0xFFFF, (simhash >> 32) & 0xFFFF, (simhash >> 48) & 0xFFFF,
                 root, story.matched, delay if rng.random() < 0.8 else None,
                 "not-relevant" if marked else None, at + timedelta(hours=2) if marked else None,
             ))
+            rows.texts.append((item_id, story.text.text))
             rows.hits.extend((item_id, h.rule, h.term, h.field, h.start, h.end, h.matched) for h in story.text.hits)
             if story.matched and root is None:
                 self._alerts(rows, item_id, at, story.text.hits, marked)
@@ -273,6 +276,7 @@ def generate(url: str, shape: Shape, *, now: datetime | None = None,
         loader.write("feeds", FEED_COLUMNS, generator.feed_rows())
         for rows in generator.chunks():
             loader.write("items", ITEM_COLUMNS, rows.items)
+            loader.write("item_texts", TEXT_COLUMNS, rows.texts)
             loader.write("hits", HIT_COLUMNS, rows.hits)
             loader.write("alerts", ALERT_COLUMNS, rows.alerts)
             loader.write("delivery_attempts", ATTEMPT_COLUMNS, rows.attempts)

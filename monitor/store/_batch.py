@@ -42,6 +42,11 @@ def hit_rows(item_id: int, hits: Iterable[Hit]) -> list[dict[str, Any]]:
              "matched": h.matched} for h in hits]
 
 
+def text_row(item_id: int, item: Item) -> dict[str, Any]:
+    """The `item_texts` row of an item: what ingest and a fetched article write."""
+    return {"item_id": item_id, "text": item.text, "summary": item.summary}
+
+
 def alert_row(item_id: int, item: Item, request: AlertRequest, now: datetime) -> dict[str, Any]:
     """A new outbox row for an item's alert: the one shape every writer of item alerts uses."""
     return {"item_id": item_id, "channel": request.channel, "mode": str(request.mode), "rules": list(request.rules),
@@ -90,6 +95,7 @@ class Batch:
         self.now = datetime.now(UTC)
         self.index = StoryIndex(())
         self.hits: list[dict[str, Any]] = []
+        self.texts: list[dict[str, Any]] = []
 
     def run(self) -> list[list[Outcome]]:
         """The outcomes, feed by feed."""
@@ -110,6 +116,8 @@ class Batch:
             self._load_candidates(entries)
             for index, outcome in self._store(fresh):
                 outcomes[index] = outcome
+            if self.texts:
+                self.conn.execute(self.sql.insert_texts, self.texts)
             if self.hits:
                 self.conn.execute(self.sql.insert_hits, self.hits)
         flat = iter(outcomes)
@@ -213,7 +221,7 @@ class Batch:
         item, fp = entry.item, entry.fingerprint
         return {
             "feed_id": feed_id, "guid": item.guid, "url": item.url, "canonical_url": entry.canonical_url,
-            "title": item.title, "text": item.text, "summary": item.summary, "published_at": item.published, "ingested_at": self.now,
+            "title": item.title, "published_at": item.published, "ingested_at": self.now,
             "language": item.language, "origin": item.origin, "place": item.place, "path": item.path,
             "flags": list(item.flags), "content_hash": fp.content_hash, "fingerprint": fp.simhash,
             "fp_band0": fp.bands[0], "fp_band1": fp.bands[1], "fp_band2": fp.bands[2],
@@ -232,6 +240,7 @@ class Batch:
         for p in planned:
             item_id = p.story.id
             assert item_id is not None
+            self.texts.append(text_row(item_id, p.entry.item))
             self.hits.extend(hit_rows(item_id, p.entry.hits))
             if p.reason is None:
                 outcomes.append((p.index, Outcome("new", item_id, alert_ids=alert_ids.get(item_id, ()))))

@@ -27,12 +27,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from monitor.dedupe.fingerprints import NEAR_DUPLICATE_BITS
-from monitor.store.models import Alert, ArticleRetry, Feed, StoredHit, StoredItem
+from monitor.store.models import Alert, ArticleRetry, Feed, ItemText, StoredHit, StoredItem
 from monitor.store.sqlfunctions import hamming
 
 feeds_t = cast(Table, Feed.__table__)
 items_t = cast(Table, StoredItem.__table__)
 hits_t = cast(Table, StoredHit.__table__)
+texts_t = cast(Table, ItemText.__table__)
 alerts_t = cast(Table, Alert.__table__)
 retries_t = cast(Table, ArticleRetry.__table__)
 CANDIDATE = (items_t.c.id, items_t.c.duplicate_of, items_t.c.fingerprint, items_t.c.canonical_url,
@@ -54,6 +55,17 @@ class Statements:
     @cached_property
     def insert_hits(self) -> Any:
         return hits_t.insert()
+
+    @cached_property
+    def insert_texts(self) -> Any:
+        return texts_t.insert()
+
+    @cached_property
+    def replace_text(self) -> Any:
+        """An item's text rewritten (its article came later), or written again if retention dropped it."""
+        insert = self.insert(texts_t)
+        return insert.on_conflict_do_update(index_elements=["item_id"], set_={
+            "text": insert.excluded.text, "summary": insert.excluded.summary})
 
     @cached_property
     def insert_alerts(self) -> Any:
@@ -146,7 +158,7 @@ class Statements:
 
     @cached_property
     def texts(self) -> Any:
-        return select(items_t.c.id, items_t.c.text).where(self._in(items_t.c.id, "ids"))
+        return select(texts_t.c.item_id, texts_t.c.text).where(self._in(texts_t.c.item_id, "ids"))
 
     @cached_property
     def lock_stories(self) -> Any:

@@ -18,8 +18,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, case, delete, func, or_, select, update
 
 from monitor.items import ARTICLE_MISSING, Item, Prepared
-from monitor.store._batch import alert_row, hit_rows
-from monitor.store._statements import Statements, feeds_t, hits_t, items_t, retries_t
+from monitor.store._batch import alert_row, hit_rows, text_row
+from monitor.store._statements import Statements, feeds_t, hits_t, items_t, retries_t, texts_t
 from monitor.store.engine import database_now
 
 __all__ = ["ArticleRetries", "DueArticle", "RetryCounts"]
@@ -65,9 +65,10 @@ class ArticleRetries:
             rows = conn.execute(
                 select(retries_t.c.item_id, retries_t.c.url.label("article_url"), retries_t.c.attempts,
                        retries_t.c.give_up_at, feeds_t.c.url.label("source"), items_t.c.guid, items_t.c.title,
-                       items_t.c.text, items_t.c.url, items_t.c.published_at, items_t.c.language,
+                       texts_t.c.text, items_t.c.url, items_t.c.published_at, items_t.c.language,
                        items_t.c.origin, items_t.c.place, items_t.c.flags)
                 .join(items_t, items_t.c.id == retries_t.c.item_id)
+                .outerjoin(texts_t, texts_t.c.item_id == retries_t.c.item_id)
                 .join(feeds_t, feeds_t.c.id == retries_t.c.feed_id)
                 .where(retries_t.c.item_id.in_(ids)).order_by(retries_t.c.item_id)
             ).all()
@@ -104,11 +105,12 @@ class ArticleRetries:
                 return None
             row = conn.execute(select(items_t.c.duplicate_of).where(items_t.c.id == item_id)).one()
             conn.execute(update(items_t).where(items_t.c.id == item_id).values(
-                text=item.text, summary=item.summary, language=item.language, flags=list(item.flags),
+                language=item.language, flags=list(item.flags),
                 matched=bool(prepared.hits), rules_version=prepared.rules_version,
                 content_hash=fp.content_hash, fingerprint=fp.simhash,
                 fp_band0=fp.bands[0], fp_band1=fp.bands[1], fp_band2=fp.bands[2], fp_band3=fp.bands[3],
             ))
+            conn.execute(self._sql.replace_text, text_row(item_id, item))
             conn.execute(delete(hits_t).where(hits_t.c.item_id == item_id))
             if prepared.hits:
                 conn.execute(self._sql.insert_hits, hit_rows(item_id, prepared.hits))

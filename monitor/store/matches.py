@@ -19,11 +19,12 @@ from urllib.parse import urlsplit
 from sqlalchemy import Connection, Select, select
 
 from monitor.items import Hit
-from monitor.store.models import Feed, StoredHit, StoredItem
+from monitor.store.models import Feed, ItemText, StoredHit, StoredItem
 
 feeds_t = Feed.__table__
 items_t = StoredItem.__table__
 hits_t = StoredHit.__table__
+texts_t = ItemText.__table__
 
 NOT_RELEVANT = "not-relevant"
 
@@ -120,12 +121,13 @@ class Match:
 def item_select() -> Select[Any]:
     """Items with what a `Source` needs of their feed."""
     return select(
-        items_t.c.id, items_t.c.guid, items_t.c.feed_id, items_t.c.duplicate_of, items_t.c.title, items_t.c.text,
+        items_t.c.id, items_t.c.guid, items_t.c.feed_id, items_t.c.duplicate_of, items_t.c.title, texts_t.c.text,
         items_t.c.url, items_t.c.published_at, items_t.c.ingested_at, items_t.c.origin, items_t.c.place,
         items_t.c.language, items_t.c.relevance, items_t.c.labelled_at, items_t.c.rules_version,
         items_t.c.reclassified_note, items_t.c.matched,
         feeds_t.c.url.label("feed_url"), feeds_t.c.title.label("feed_title"), feeds_t.c.document_title,
-    ).select_from(items_t.join(feeds_t, items_t.c.feed_id == feeds_t.c.id))
+    ).select_from(items_t.join(feeds_t, items_t.c.feed_id == feeds_t.c.id)
+                  .outerjoin(texts_t, texts_t.c.item_id == items_t.c.id))
 
 
 def read_matches(conn: Connection, rows: Sequence[Any], rules: Collection[str] | None = None) -> list[Match]:

@@ -1,8 +1,9 @@
 """Retention: what a year of data may shed, in small transactions.
 
 Three things age out, each after its own number of days (`RetentionPolicy`):
-the text of items that matched nothing (their guid, canonical URL and
-fingerprints stay, so dedupe still knows them), the hits of old items, and the
+the text of items that matched nothing (their `item_texts` row; their guid,
+canonical URL and fingerprints stay, so dedupe still knows them), the hits of
+old items, and the
 delivery attempts of old alerts (the alert row stays: it is the idempotency
 record and says sent or dead). Items themselves are never deleted: dedupe and
 `monitor matches` need them.
@@ -21,12 +22,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import Connection, Engine, delete, select, update
+from sqlalchemy import Connection, Engine, TextClause, delete, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 
-from monitor.store.models import DeliveryAttempt, StoredHit, StoredItem
+from monitor.store.models import DeliveryAttempt, ItemText, RetentionMark, StoredHit, StoredItem
 
 items_t = StoredItem.__table__
 hits_t = StoredHit.__table__
+texts_t = ItemText.__table__
+marks_t = RetentionMark.__table__
 attempts_t = DeliveryAttempt.__table__
 
 Task = Literal["texts", "hits", "attempts"]
@@ -99,21 +103,48 @@ class Retention:
         return report
 
     def _texts(self, conn: Connection, cutoff: datetime) -> int:
-        # The partial index ix_items_unmatched_text holds exactly the texts not yet
-        # dropped, oldest first: each batch reads only rows it then changes.
-        ids = select(items_t.c.id).where(
-            items_t.c.text.is_not(None), items_t.c.matched.is_(False), items_t.c.ingested_at < cutoff,
-        ).order_by(items_t.c.ingested_at).limit(self.batch)
-        chosen = [r for (r,) in conn.execute(ids)]
+        # Items that matched nothing, in id order from where the last step stopped (the
+        # mark), up to the last item stored before the cutoff; from ix_items_unmatched alone.
+        newest = self._newest(conn, cutoff)
+        if newest is None:
+            return 0
+        mark = conn.execute(select(marks_t.c.item_id).where(marks_t.c.task == "texts")).scalar()
+        chosen = [r for (r,) in conn.execute(self._unmatched(conn.dialect.name),
+                                             {"mark": mark or 0, "newest": newest, "batch": self.batch})]
         if not chosen:
             return 0
-        return conn.execute(update(items_t).where(items_t.c.id.in_(chosen)).values(text=None)).rowcount
+        conn.execute(delete(texts_t).where(texts_t.c.item_id.in_(chosen)))
+        self._move_mark(conn, "texts", chosen[-1])
+        return len(chosen)  # items walked: the texts dropped, but for those a `rewind` walks again
 
-    def _hits(self, conn: Connection, cutoff: datetime) -> int:
-        newest = conn.execute(
+    @staticmethod
+    def _unmatched(dialect: str) -> TextClause:
+        """Unmatched items by id in (mark, newest]. SQLite, left to choose, reads the rows of
+        the id range, matched or not: 70,000 texts/s against 99,000 from the index (5 M items)."""
+        if dialect == "sqlite":
+            return text("SELECT id FROM items INDEXED BY ix_items_unmatched WHERE matched IS 0 "
+                        "AND id > :mark AND id <= :newest ORDER BY id LIMIT :batch")
+        return text("SELECT id FROM items WHERE matched IS false AND id > :mark AND id <= :newest "
+                    "ORDER BY id LIMIT :batch")
+
+    def _move_mark(self, conn: Connection, task: str, item_id: int) -> None:
+        """Forward only: two instances running retention at once both end at the furthest."""
+        insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(marks_t)
+        conn.execute(insert.values(task=task, item_id=item_id).on_conflict_do_update(
+            index_elements=["task"], set_={"item_id": insert.excluded.item_id},
+            where=marks_t.c.item_id < insert.excluded.item_id))
+
+    @staticmethod
+    def _newest(conn: Connection, cutoff: datetime) -> int | None:
+        """The last item stored before `cutoff`: ids grow with ingestion, so every item
+        up to it is older (within the seconds two instances' commits may overlap)."""
+        return conn.execute(
             select(items_t.c.id).where(items_t.c.ingested_at < cutoff)
             .order_by(items_t.c.ingested_at.desc()).limit(1)
         ).scalar()
+
+    def _hits(self, conn: Connection, cutoff: datetime) -> int:
+        newest = self._newest(conn, cutoff)
         if newest is None:
             return 0
         # Item ids grow with ingestion, so the oldest hits come first in ix_hits_item_rule.
@@ -132,3 +163,10 @@ class Retention:
         if not chosen:
             return 0
         return conn.execute(delete(attempts_t).where(attempts_t.c.id.in_(chosen))).rowcount
+
+
+def rewind(conn: Connection, item_id: int) -> None:
+    """Let the next retention run walk again from `item_id`: an item behind the mark
+    stopped matching (`monitor reclassify`), and its text may now go."""
+    conn.execute(update(marks_t).where(marks_t.c.task == "texts", marks_t.c.item_id >= item_id)
+                 .values(item_id=item_id - 1))

@@ -23,16 +23,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Engine, and_, bindparam, func, select
+from sqlalchemy import Connection, Engine, and_, bindparam, exists, func, select
 
 from monitor.items import AlertRequest, Hit, Item
 from monitor.states import AlertState
 from monitor.store._batch import alert_row, hit_rows
-from monitor.store._statements import Statements, alerts_t, feeds_t, hits_t, items_t
+from monitor.store._statements import Statements, alerts_t, feeds_t, hits_t, items_t, texts_t
 from monitor.store.models import ReclassifyRun, RulesVersionRow
+from monitor.store.retention import rewind
 
 versions_t = RulesVersionRow.__table__
 runs_t = ReclassifyRun.__table__
+HAS_TEXT = exists().where(texts_t.c.item_id == items_t.c.id).correlate_except(texts_t)  # not dropped by retention
 
 BATCH = 1_000  # items per read (and per reclassify transaction)
 
@@ -132,7 +134,8 @@ class StoredItems:
         """The selected items of `span`, as classification reads them, with their hits."""
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(items_t.c.id, items_t.c.title, items_t.c.text, items_t.c.language)
+                select(items_t.c.id, items_t.c.title, texts_t.c.text, items_t.c.language)
+                .join(texts_t, texts_t.c.item_id == items_t.c.id)
                 .where(items_t.c.id <= span.last_id, *self._where(since, span.after_id, stories))
                 .order_by(items_t.c.id)
             ).all()
@@ -155,7 +158,7 @@ class StoredItems:
         return found
 
     def _where(self, since: datetime | None, after_id: int, stories: bool) -> list[Any]:
-        conds = [items_t.c.id > after_id, items_t.c.text.is_not(None)]
+        conds = [items_t.c.id > after_id, HAS_TEXT]
         if since is not None:
             conds.append(items_t.c.ingested_at >= since)
         if stories:
@@ -166,11 +169,12 @@ class StoredItems:
         self, conn: Connection, where: list[Any], size: int, params: Mapping[str, Any] | None = None
     ) -> list[StoredEntry]:
         rows = conn.execute(
-            select(items_t.c.id, items_t.c.guid, items_t.c.title, items_t.c.text, items_t.c.url,
+            select(items_t.c.id, items_t.c.guid, items_t.c.title, texts_t.c.text, items_t.c.url,
                    items_t.c.published_at, items_t.c.ingested_at, items_t.c.language, items_t.c.origin,
                    items_t.c.place, items_t.c.duplicate_of, items_t.c.relevance, items_t.c.rules_version,
                    feeds_t.c.url.label("feed_url"), feeds_t.c.title.label("feed_title"))
-            .select_from(items_t.join(feeds_t, items_t.c.feed_id == feeds_t.c.id))
+            .select_from(items_t.join(feeds_t, items_t.c.feed_id == feeds_t.c.id)
+                         .outerjoin(texts_t, texts_t.c.item_id == items_t.c.id))
             .where(*where).order_by(items_t.c.id).limit(size), dict(params or {})
         ).all()
         if not rows:
@@ -252,6 +256,7 @@ class StoredItems:
                 )
                 ended = [c.item_id for c in changes if not c.hits]
                 if ended:  # not sent yet, and no longer a match: they must not go out
+                    rewind(conn, min(ended))  # and their texts age out as any unmatched item's
                     conn.execute(
                         alerts_t.update()
                         .where(self._sql._in(alerts_t.c.item_id, "ended"), alerts_t.c.state == AlertState.PENDING)
@@ -260,7 +265,7 @@ class StoredItems:
                     )
                 inserted = self._alerts(conn, changes, now)
             if rules_version is not None:  # rows that have it already are not rewritten
-                conds = [items_t.c.id.between(first_id, last_id), items_t.c.text.is_not(None),
+                conds = [items_t.c.id.between(first_id, last_id), HAS_TEXT,
                          items_t.c.rules_version.is_distinct_from(rules_version)]
                 if since is not None:
                     conds.append(items_t.c.ingested_at >= since)

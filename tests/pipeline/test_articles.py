@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from monitor.app import App, poll_once
 from monitor.config import load_config
 from monitor.items import ARTICLE_DISALLOWED, ARTICLE_MISSING, ARTICLE_UNREADABLE
-from monitor.store.models import Alert, ArticleRetry, Feed, StoredHit, StoredItem
+from monitor.store.models import Alert, ArticleRetry, Feed, ItemText, StoredHit, StoredItem
 from tests.articles.bodies import BODIES
 from tests.articles.site import LAYOUTS, pages, summary_feed
 from tests.conftest import RULES
@@ -97,14 +97,15 @@ def test_summary_feeds_get_their_articles_and_only_the_body_counts(
     assert sorted(p.new for p in report.polls) == [len(BODIES)] * len(LAYOUTS)
     expected = {f"{layout}-{b.slug}": set(b.rules) for layout in LAYOUTS for b in BODIES}
     assert rules_by_guid(config) == expected  # every mention found, none from the menus, sidebars, footers
-    for guid, text, summary, flags in read(config, select(StoredItem.guid, StoredItem.text, StoredItem.summary,
-                                                          StoredItem.flags)):
+    for guid, text, summary, flags in read(config, select(StoredItem.guid, ItemText.text, ItemText.summary,
+                                                          StoredItem.flags).join(ItemText, ItemText.item_id == StoredItem.id)):
         body = BY_SLUG[guid.split("-", 1)[1]]
         assert body.paragraphs[-1][:60] in text  # the stored text is the article
         assert summary and summary.rstrip(".…").strip()[:40] in body.summary  # and the feed's summary is kept
         assert not flags
-    for text, start, end, matched in read(config, select(StoredItem.text, StoredHit.start, StoredHit.end,
-                                                         StoredHit.matched).join(StoredHit)):
+    for text, start, end, matched in read(config, select(ItemText.text, StoredHit.start, StoredHit.end,
+                                                         StoredHit.matched)
+                                              .join(StoredHit, StoredHit.item_id == ItemText.item_id)):
         assert text[start:end] == matched  # offsets point into the article text
 
 
@@ -220,7 +221,8 @@ def test_a_failed_article_is_retried_and_its_match_alerts_once(
     cycle(config)
     make_due(config)
     cycle(config)
-    [(matched, flags, summary)] = read(config, select(StoredItem.matched, StoredItem.flags, StoredItem.summary))
+    [(matched, flags, summary)] = read(config, select(StoredItem.matched, StoredItem.flags, ItemText.summary)
+                                                      .join(ItemText, ItemText.item_id == StoredItem.id))
     assert (matched, flags) == (True, [])
     assert summary.startswith("MINSK, 4 November")
     assert rules_by_guid(config) == {"late": {"ilo"}}

@@ -16,7 +16,7 @@ from monitor import limits
 from monitor.app import App
 from monitor.config import load_config
 from monitor.store.feeds import FeedStore
-from monitor.store.models import StoredHit, StoredItem
+from monitor.store.models import ItemText, StoredHit, StoredItem
 from tests.feedserver import FeedServer, entity_expansion_xml, feed_xml, many_entries_xml
 from tests.pipeline.test_polling import cycle, server, write_config  # noqa: F401 - server is a fixture
 
@@ -53,7 +53,8 @@ def _stored(config: Path) -> tuple[list[StoredItem], int]:
     app = App(load_config(config))
     try:
         with app.engine.connect() as conn:
-            items = conn.execute(select(StoredItem.guid, StoredItem.title, StoredItem.text, StoredItem.flags)).all()
+            items = conn.execute(select(StoredItem.guid, StoredItem.title, ItemText.text, StoredItem.flags)
+                                 .join(ItemText, ItemText.item_id == StoredItem.id)).all()
             hits = conn.execute(select(func.count()).select_from(StoredHit)).scalar_one()
         return items, hits
     finally:

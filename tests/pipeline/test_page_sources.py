@@ -17,7 +17,7 @@ from sqlalchemy import select
 from monitor.app import App
 from monitor.config import load_config
 from monitor.store.feeds import FeedState, FeedStore
-from monitor.store.models import StoredItem
+from monitor.store.models import ItemText, StoredItem
 from monitor.web.dashboard import create_app
 from tests.feedserver import FeedServer, feed_xml
 from tests.pipeline.test_polling import cycle, seed_entries, write_config
@@ -57,7 +57,8 @@ def config_with(tmp_path: Path, db_url: str, sources: list[dict[str, str]]) -> P
 def items(config: Path) -> list[tuple[str, str, str | None]]:
     app = App(load_config(config))
     with app.engine.connect() as conn:
-        rows = conn.execute(select(StoredItem.title, StoredItem.text, StoredItem.url).order_by(StoredItem.id)).all()
+        rows = conn.execute(select(StoredItem.title, ItemText.text, StoredItem.url).join(ItemText, ItemText.item_id == StoredItem.id)
+                            .order_by(StoredItem.id)).all()
     app.engine.dispose()
     return [tuple(r) for r in rows]
 
@@ -241,7 +242,8 @@ def test_a_listing_pages_articles_are_fetched_and_classified_on_their_body(
     assert [(p.result, p.new, p.matched) for p in cycle(config).polls] == [("new", 6, 3)]
     app = App(load_config(config))
     with app.engine.connect() as conn:
-        rows = conn.execute(select(StoredItem.url, StoredItem.text, StoredItem.matched, StoredItem.flags)).all()
+        rows = conn.execute(select(StoredItem.url, ItemText.text, StoredItem.matched, StoredItem.flags)
+                            .join(ItemText, ItemText.item_id == StoredItem.id)).all()
     app.engine.dispose()
     by_url = {r.url: r for r in rows}
     fetched = by_url[server.url("/en/press/2024/03/consultations-with-the-eu.html")]

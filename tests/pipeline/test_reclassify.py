@@ -20,7 +20,7 @@ from monitor.items import Item
 from monitor.rules import compile_rules, load_rules
 from monitor.states import AlertState
 from monitor.store.engine import make_engine
-from monitor.store.models import Alert, ReclassifyRun, StoredHit, StoredItem
+from monitor.store.models import Alert, ItemText, ReclassifyRun, StoredHit, StoredItem
 from tests.alerts.cli import alerts_json, invoke
 from tests.alerts.conftest import email_channel, smtp  # noqa: F401 - the fixture
 from tests.pipeline.stored_db import in_workers, stored_db
@@ -151,7 +151,7 @@ def test_a_run_killed_mid_way_resumes_and_ends_as_a_clean_run_would(tmp_path: Pa
     matcher = compile_rules(load_rules([tmp_path / "rules"]))
     state = _state(engine)
     with engine.connect() as conn:
-        texts = dict(conn.execute(select(items_t.c.title, items_t.c.text)).all())
+        texts = dict(conn.execute(select(StoredItem.title, ItemText.text).join(ItemText, ItemText.item_id == StoredItem.id)).all())
     for title, item in state.items():  # every item as a clean classification says
         want = sorted((h.rule, h.term, h.start) for h in matcher.scan(Item("s", "g", title, texts[title])))
         assert item["hits"] == want, title
@@ -185,7 +185,7 @@ def test_workers_reading_their_own_ranges_write_what_one_process_would(
     matcher = compile_rules(load_rules([tmp_path / "rules"]))
     state = _state(engine)
     with engine.connect() as conn:
-        texts = dict(conn.execute(select(items_t.c.title, items_t.c.text)).all())
+        texts = dict(conn.execute(select(StoredItem.title, ItemText.text).join(ItemText, ItemText.item_id == StoredItem.id)).all())
     for title, item in state.items():  # every item as a clean classification says
         want = sorted((h.rule, h.term, h.start) for h in matcher.scan(Item("s", "g", title, texts[title])))
         assert item["hits"] == want, title

@@ -14,7 +14,7 @@ from sqlalchemy import func, inspect, select
 
 from monitor.cli import main
 from monitor.store.engine import make_engine
-from monitor.store.models import StoredHit, StoredItem
+from monitor.store.models import ItemText, StoredHit, StoredItem
 from tests.conftest import ROOT, SEEDS
 
 SEED_000 = next(SEEDS.glob("000_*.txt"))
@@ -85,7 +85,7 @@ def test_stored_seed_004_has_each_paragraph_once(config_file: Path, db_url: str)
     replay_json(config_file, str(SEED_004))
     engine = make_engine(db_url)
     with engine.connect() as conn:
-        text = conn.execute(select(StoredItem.text)).scalar_one()
+        text = conn.execute(select(ItemText.text)).scalar_one()
     engine.dispose()
     for sentence in (
         "The parties exchanged views on global trends",
@@ -103,7 +103,8 @@ def test_stored_hits_point_at_the_stored_characters(config_file: Path, db_url: s
     with engine.connect() as conn:
         rows = conn.execute(
             select(StoredHit.field, StoredHit.start, StoredHit.end, StoredHit.matched,
-                   StoredItem.title, StoredItem.text).join(StoredItem)
+                   StoredItem.title, ItemText.text)
+            .join(StoredItem, StoredItem.id == StoredHit.item_id).join(ItemText, ItemText.item_id == StoredItem.id)
         ).all()
     engine.dispose()
     assert len(rows) >= 4

@@ -59,3 +59,37 @@ def test_the_head_the_code_knows_is_the_newest_migration() -> None:
     """`HEAD` lets a migrated database be recognised without Alembic: a new
     migration must move it, or `upgrade` would skip the migration."""
     assert migrations.HEAD == migrations.head()
+
+
+def test_upgrading_moves_every_text_into_item_texts_and_back(db_url: str) -> None:
+    """0013: a database from before keeps every text and summary; a pruned text stays pruned."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert, text
+
+    from monitor.store.models import Feed
+
+    engine = make_engine(db_url)
+    migrations.upgrade(engine, "0012")
+    with engine.begin() as conn:
+        conn.execute(insert(Feed).values(id=1, url="https://a.example/feed", kind="feed", enabled=True,
+                                         consecutive_errors=0, items_seen=0, created_at=datetime.now(UTC)))
+        for n, (body, summary, matched) in enumerate([("a text", None, False), ("an article", "its summary", True),
+                                                      (None, None, False)], start=1):
+            conn.execute(text(
+                "INSERT INTO items (id, feed_id, guid, title, text, summary, ingested_at, flags, content_hash, "
+                "fingerprint, fp_band0, fp_band1, fp_band2, fp_band3, matched) VALUES (:n, 1, :g, 't', :body, "
+                ":summary, CURRENT_TIMESTAMP, '[]', :g, 0, 0, 0, 0, 0, :matched)"),
+                {"n": n, "g": f"g{n}", "body": body, "summary": summary, "matched": matched})
+
+    migrations.upgrade(engine)
+
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT item_id, text, summary FROM item_texts ORDER BY item_id")).all() == [
+            (1, "a text", None), (2, "an article", "its summary")]
+        assert {c["name"] for c in inspect(conn).get_columns("items")}.isdisjoint({"text", "summary"})
+    command.downgrade(migrations.alembic_config(engine), "0012")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT id, text, summary FROM items ORDER BY id")).all() == [
+            (1, "a text", None), (2, "an article", "its summary"), (3, None, None)]
+    engine.dispose()

@@ -13,7 +13,7 @@ from monitor.dedupe import HEADLINE_WINDOW, canonical_url, fingerprint
 from monitor.items import AlertRequest, Hit, Item, Outcome, Prepared
 from monitor.store import migrations
 from monitor.store.engine import make_engine
-from monitor.store.models import Alert, Base, Feed, StoredHit, StoredItem
+from monitor.store.models import Alert, Base, Feed, ItemText, StoredHit, StoredItem
 from monitor.store.repository import Store
 from tests.conftest import SEEDS
 
@@ -119,7 +119,7 @@ def test_retention_drops_old_unmatched_text_but_keeps_matches_and_dedupe(store: 
 
     assert pruned == 1
     with store.engine.connect() as conn:
-        texts = dict(conn.execute(select(StoredItem.guid, StoredItem.text)).all())
+        texts = dict(conn.execute(select(StoredItem.guid, ItemText.text).outerjoin(ItemText, ItemText.item_id == StoredItem.id)).all())
     assert texts["old-match"] and texts["old-miss"] is None
     (again,) = store.ingest("https://a.example/feed", [entry("old-miss", text=OTHER, hits=False)])
     assert (again.status, again.reason) == ("seen", "guid")

@@ -15,6 +15,7 @@ from monitor.app import App, retention_policy
 from monitor.config import load_config
 from monitor.store.engine import make_engine
 from monitor.store.retention import Retention, RetentionPolicy
+from monitor.store.stored import Change, StoredItems
 from tests.conftest import RULES
 
 NOW = datetime.now(UTC)
@@ -51,7 +52,7 @@ def test_each_kind_ages_out_after_its_own_days_and_nothing_younger_goes(year: En
 
     assert (report.texts, report.hits, report.attempts) == (old_unmatched, old_hits, old_attempts)
     assert _count(year, "SELECT count(*) FROM items") == 1_500  # items stay: dedupe needs them
-    assert _count(year, "SELECT count(*) FROM items WHERE text IS NOT NULL") == young_texts
+    assert _count(year, "SELECT count(*) FROM item_texts") == young_texts
     assert _count(year, "SELECT count(*) FROM hits") == young_hits
     assert _count(year, "SELECT count(*) FROM delivery_attempts") == young_attempts
     # In batches: no transaction touched more than 50 rows.
@@ -67,6 +68,40 @@ def test_a_kind_without_a_cutoff_is_kept(year: Engine) -> None:
     assert report.texts > 0 and (report.hits, report.attempts) == (0, 0)
     assert _count(year, "SELECT count(*) FROM hits") == hits
     assert _count(year, "SELECT count(*) FROM delivery_attempts") == attempts
+
+
+def test_a_run_walks_only_what_was_stored_since_the_last(year: Engine) -> None:
+    """Items are walked in the order they were stored, from a mark: a daily run reads a
+    day of items, not the year it has already done (whose matched texts stay)."""
+    first = Retention(year, batch=50).run(RetentionPolicy(texts_before=NOW - timedelta(days=60)))
+    assert first.texts > 0
+    mark = _count(year, "SELECT item_id FROM retention_marks WHERE task = 'texts'")
+    assert mark == _count(year, "SELECT max(id) FROM items WHERE NOT matched AND ingested_at < :t",
+                          t=NOW - timedelta(days=60))
+
+    later = Retention(year, batch=50).run(RetentionPolicy(texts_before=NOW - timedelta(days=30)))
+
+    unmatched_between = _count(year, "SELECT count(*) FROM items WHERE NOT matched AND ingested_at >= :a "
+                                     "AND ingested_at < :b", a=NOW - timedelta(days=60), b=NOW - timedelta(days=30))
+    assert later.texts == unmatched_between  # not one item of the first run's span again
+    assert _count(year, "SELECT count(*) FROM items JOIN item_texts ON item_id = id WHERE NOT matched "
+                        "AND ingested_at < :t", t=NOW - timedelta(days=30)) == 0
+    assert _count(year, "SELECT count(*) FROM items JOIN item_texts ON item_id = id WHERE matched") == \
+        _count(year, "SELECT count(*) FROM items WHERE matched")  # every match keeps its text
+
+
+def test_an_old_item_that_stops_matching_loses_its_text_on_the_next_run(year: Engine) -> None:
+    Retention(year).run(RetentionPolicy(texts_before=NOW - timedelta(days=30)))
+    old_match = _count(year, "SELECT min(id) FROM items WHERE matched AND duplicate_of IS NULL")
+    items = StoredItems(year)
+    run = items.start_run("test", "v-test")
+    items.apply(run.id, [Change(old_match, (), "no longer matches")], first_id=old_match, last_id=old_match,
+                scanned=1, since=None, rules_version=None)
+
+    again = Retention(year).run(RetentionPolicy(texts_before=NOW - timedelta(days=30)))
+
+    assert _count(year, "SELECT count(*) FROM item_texts WHERE item_id = :i", i=old_match) == 0
+    assert again.texts >= 1
 
 
 def _app(tmp_path: Path, retention: str = "") -> App:
@@ -123,7 +158,7 @@ def test_the_daemon_job_runs_the_batches_on_its_database_thread_letting_commits_
         daemon.db.shutdown(wait=True)
         daemon.app.engine.dispose()
     assert _count(year, "SELECT count(*) FROM items WHERE guid = 'during'") == 1
-    assert _count(year, "SELECT count(*) FROM items WHERE NOT matched AND text IS NOT NULL "
+    assert _count(year, "SELECT count(*) FROM items JOIN item_texts ON item_id = id WHERE NOT matched "
                         "AND ingested_at < :t", t=datetime.now(UTC) - timedelta(days=30)) == 0
     assert old_texts > 0
     assert committed < whole  # the commit went in between two batches, not after the whole job
