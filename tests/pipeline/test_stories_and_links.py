@@ -17,7 +17,7 @@ from monitor.store import migrations
 from monitor.store.engine import make_engine
 from monitor.store.models import StoredItem
 from tests.alerts.cli import alerts_json, invoke
-from tests.alerts.conftest import SmtpServer, email_channel, toml_value
+from tests.alerts.conftest import SmtpServer, email_channel, smtp, toml_value  # noqa: F401 - smtp is a fixture
 from tests.conftest import RULES
 from tests.dedupe.test_stories import HEADLINE, SENTENCES, TRIMMED, WHOLE
 from tests.feedserver import FeedServer, feed_xml
@@ -28,13 +28,6 @@ from tests.pipeline.test_polling import cycle
 def server() -> Iterator[FeedServer]:
     with FeedServer() as s:
         yield s
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    receiving = SmtpServer().start()
-    yield receiving
-    receiving.stop()
 
 
 def config_for(tmp_path: Path, db_url: str, feeds: dict[str, str], smtp_port: int = 1) -> Path:
@@ -57,7 +50,7 @@ def config_for(tmp_path: Path, db_url: str, feeds: dict[str, str], smtp_port: in
 
 
 def test_a_story_republished_trimmed_by_two_wires_is_one_alert_and_one_email(
-    server: FeedServer, tmp_path: Path, db_url: str, smtp: SmtpServer
+    server: FeedServer, tmp_path: Path, db_url: str, smtp: SmtpServer  # noqa: F811
 ) -> None:
     now = datetime.now(UTC)
     un = server.add_feed("/un.xml", feed_xml([
