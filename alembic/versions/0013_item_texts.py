@@ -49,7 +49,7 @@ def upgrade() -> None:
     op.create_table(
         "retention_marks",
         sa.Column("task", sa.String(length=20), nullable=False),
-        sa.Column("item_id", sa.BigInteger(), nullable=False),
+        sa.Column("last_id", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("task", name=op.f("pk_retention_marks")),
     )
     op.execute("INSERT INTO item_texts (item_id, text, summary) SELECT id, text, summary FROM items "

@@ -176,14 +176,15 @@ class ItemText(Base):
 
 
 class RetentionMark(Base):
-    """How far a retention task has gone: every item up to `item_id` is done. Items
-    are walked in id order (the order they were stored), so a run resumes where
-    the last one stopped instead of stepping over a year of items already done."""
+    """How far a retention task has gone (`monitor.store.retention`): its rows up to
+    `last_id` are done (texts and hits: an item id; attempts: an attempt id). Rows
+    are walked in id order, the order they were stored, so a run resumes where the
+    last one stopped instead of stepping over a year of rows already done."""
 
     __tablename__ = "retention_marks"
 
     task: Mapped[str] = mapped_column(String(20), primary_key=True)
-    item_id: Mapped[int] = mapped_column(BigInteger)
+    last_id: Mapped[int] = mapped_column(BigInteger)
 
 
 class ArticleRetry(Base):

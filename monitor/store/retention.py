@@ -103,14 +103,13 @@ class Retention:
         return report
 
     def _texts(self, conn: Connection, cutoff: datetime) -> int:
-        # Items that matched nothing, in id order from where the last step stopped (the
-        # mark), up to the last item stored before the cutoff; from ix_items_unmatched alone.
+        # Items that matched nothing, in id order from the mark up to the last item stored
+        # before the cutoff; from ix_items_unmatched alone.
         newest = self._newest(conn, cutoff)
         if newest is None:
             return 0
-        mark = conn.execute(select(marks_t.c.item_id).where(marks_t.c.task == "texts")).scalar()
-        chosen = [r for (r,) in conn.execute(self._unmatched(conn.dialect.name),
-                                             {"mark": mark or 0, "newest": newest, "batch": self.batch})]
+        chosen = [r for (r,) in conn.execute(self._unmatched(conn.dialect.name), {
+            "mark": self._mark(conn, "texts"), "newest": newest, "batch": self.batch})]
         if not chosen:
             return 0
         conn.execute(delete(texts_t).where(texts_t.c.item_id.in_(chosen)))
@@ -127,12 +126,49 @@ class Retention:
         return text("SELECT id FROM items WHERE matched IS false AND id > :mark AND id <= :newest "
                     "ORDER BY id LIMIT :batch")
 
-    def _move_mark(self, conn: Connection, task: str, item_id: int) -> None:
+    def _hits(self, conn: Connection, cutoff: datetime) -> int:
+        newest = self._newest(conn, cutoff)
+        if newest is None:
+            return 0
+        # Item ids grow with ingestion, so the oldest hits come first in ix_hits_item_rule. From
+        # the mark's item on: a batch may have ended within that item's hits.
+        chosen = conn.execute(
+            select(hits_t.c.id, hits_t.c.item_id)
+            .where(hits_t.c.item_id >= self._mark(conn, "hits"), hits_t.c.item_id <= newest)
+            .order_by(hits_t.c.item_id).limit(self.batch)
+        ).all()
+        if not chosen:
+            return 0
+        conn.execute(delete(hits_t).where(hits_t.c.id.in_([r.id for r in chosen])))
+        self._move_mark(conn, "hits", chosen[-1].item_id)
+        return len(chosen)
+
+    def _attempts(self, conn: Connection, cutoff: datetime) -> int:
+        # Ids grow with time: the oldest remaining attempts are the first by id after the mark.
+        chosen = [r for (r,) in conn.execute(
+            select(attempts_t.c.id).where(attempts_t.c.id > self._mark(conn, "attempts"), attempts_t.c.at < cutoff)
+            .order_by(attempts_t.c.id).limit(self.batch)
+        )]
+        if not chosen:
+            return 0
+        conn.execute(delete(attempts_t).where(attempts_t.c.id.in_(chosen)))
+        self._move_mark(conn, "attempts", chosen[-1])
+        return len(chosen)
+
+    @staticmethod
+    def _mark(conn: Connection, task: Task) -> int:
+        """Where `task` stopped. Without it, PostgreSQL's scan of the oldest rows first steps
+        over every row deleted since its last VACUUM: each batch slower than the one before
+        (751,000 delivery attempts: 55 s, against 5 s from the mark)."""
+        return conn.execute(select(marks_t.c.last_id).where(marks_t.c.task == task)).scalar() or 0
+
+    @staticmethod
+    def _move_mark(conn: Connection, task: Task, last_id: int) -> None:
         """Forward only: two instances running retention at once both end at the furthest."""
         insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(marks_t)
-        conn.execute(insert.values(task=task, item_id=item_id).on_conflict_do_update(
-            index_elements=["task"], set_={"item_id": insert.excluded.item_id},
-            where=marks_t.c.item_id < insert.excluded.item_id))
+        conn.execute(insert.values(task=task, last_id=last_id).on_conflict_do_update(
+            index_elements=["task"], set_={"last_id": insert.excluded.last_id},
+            where=marks_t.c.last_id < insert.excluded.last_id))
 
     @staticmethod
     def _newest(conn: Connection, cutoff: datetime) -> int | None:
@@ -143,30 +179,12 @@ class Retention:
             .order_by(items_t.c.ingested_at.desc()).limit(1)
         ).scalar()
 
-    def _hits(self, conn: Connection, cutoff: datetime) -> int:
-        newest = self._newest(conn, cutoff)
-        if newest is None:
-            return 0
-        # Item ids grow with ingestion, so the oldest hits come first in ix_hits_item_rule.
-        chosen = [r for (r,) in conn.execute(
-            select(hits_t.c.id).where(hits_t.c.item_id <= newest).order_by(hits_t.c.item_id).limit(self.batch)
-        )]
-        if not chosen:
-            return 0
-        return conn.execute(delete(hits_t).where(hits_t.c.id.in_(chosen))).rowcount
-
-    def _attempts(self, conn: Connection, cutoff: datetime) -> int:
-        # Ids grow with time: the oldest remaining attempts are the first by id.
-        chosen = [r for (r,) in conn.execute(
-            select(attempts_t.c.id).where(attempts_t.c.at < cutoff).order_by(attempts_t.c.id).limit(self.batch)
-        )]
-        if not chosen:
-            return 0
-        return conn.execute(delete(attempts_t).where(attempts_t.c.id.in_(chosen))).rowcount
-
 
 def rewind(conn: Connection, item_id: int) -> None:
-    """Let the next retention run walk again from `item_id`: an item behind the mark
-    stopped matching (`monitor reclassify`), and its text may now go."""
-    conn.execute(update(marks_t).where(marks_t.c.task == "texts", marks_t.c.item_id >= item_id)
-                 .values(item_id=item_id - 1))
+    """Let the next retention run walk again from `item_id`: `monitor reclassify` changed
+    an item behind the marks, whose text may now go (it no longer matches) and whose
+    new hits age out as any others."""
+    conn.execute(update(marks_t).where(marks_t.c.task == "texts", marks_t.c.last_id >= item_id)
+                 .values(last_id=item_id - 1))
+    conn.execute(update(marks_t).where(marks_t.c.task == "hits", marks_t.c.last_id > item_id)
+                 .values(last_id=item_id))

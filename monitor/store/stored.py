@@ -254,9 +254,9 @@ class StoredItems:
                             reclassified_note=bindparam("note")),
                     [{"row_id": c.item_id, "now_matched": bool(c.hits), "note": c.note} for c in changes],
                 )
+                rewind(conn, min(ids))  # retention walks these items again
                 ended = [c.item_id for c in changes if not c.hits]
                 if ended:  # not sent yet, and no longer a match: they must not go out
-                    rewind(conn, min(ended))  # and their texts age out as any unmatched item's
                     conn.execute(
                         alerts_t.update()
                         .where(self._sql._in(alerts_t.c.item_id, "ended"), alerts_t.c.state == AlertState.PENDING)

@@ -75,7 +75,7 @@ def test_a_run_walks_only_what_was_stored_since_the_last(year: Engine) -> None:
     day of items, not the year it has already done (whose matched texts stay)."""
     first = Retention(year, batch=50).run(RetentionPolicy(texts_before=NOW - timedelta(days=60)))
     assert first.texts > 0
-    mark = _count(year, "SELECT item_id FROM retention_marks WHERE task = 'texts'")
+    mark = _count(year, "SELECT last_id FROM retention_marks WHERE task = 'texts'")
     assert mark == _count(year, "SELECT max(id) FROM items WHERE NOT matched AND ingested_at < :t",
                           t=NOW - timedelta(days=60))
 
@@ -88,6 +88,18 @@ def test_a_run_walks_only_what_was_stored_since_the_last(year: Engine) -> None:
                         "AND ingested_at < :t", t=NOW - timedelta(days=30)) == 0
     assert _count(year, "SELECT count(*) FROM items JOIN item_texts ON item_id = id WHERE matched") == \
         _count(year, "SELECT count(*) FROM items WHERE matched")  # every match keeps its text
+
+
+def test_a_batch_ending_within_an_items_hits_leaves_none_of_them(year: Engine) -> None:
+    before = NOW - timedelta(days=100)
+    several = _count(year, "SELECT count(*) FROM (SELECT item_id FROM hits JOIN items ON items.id = item_id "
+                           "WHERE ingested_at < :t GROUP BY item_id HAVING count(*) > 1) AS s", t=before)
+    assert several  # items with more than one hit: a batch of one ends within them
+
+    Retention(year, batch=1).run(RetentionPolicy(hits_before=before))
+
+    assert _count(year, "SELECT count(*) FROM hits JOIN items ON items.id = item_id WHERE ingested_at < :t",
+                  t=before) == 0
 
 
 def test_an_old_item_that_stops_matching_loses_its_text_on_the_next_run(year: Engine) -> None:
