@@ -324,7 +324,8 @@ def measure_size(size: Size, *, work: Path, server: Any, env: dict[str, str], wr
         note(f"year {size.label}: retention {retention.seconds:.1f}s: {retention.texts:,} texts dropped, "
              f"{retention.attempts:,} attempts deleted in {retention.transactions} transactions, longest "
              f"{retention.longest_s * 1000:.0f} ms, median "
-             f"{statistics.median(retention.steps) * 1000 if retention.steps else 0:.0f} ms")
+             f"{statistics.median(s for _, s in retention.steps) * 1000 if retention.steps else 0:.0f} ms; "
+             f"texts {retention.seconds_of('texts'):.1f}s, attempts {retention.seconds_of('attempts'):.1f}s")
         if url.startswith("sqlite") and size.items:
             began = time.perf_counter()
             import sqlite3

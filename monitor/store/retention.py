@@ -25,6 +25,7 @@ from typing import Literal
 from sqlalchemy import Connection, Engine, TextClause, delete, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from monitor.store._statements import Statements
 from monitor.store.models import DeliveryAttempt, ItemText, RetentionMark, StoredHit, StoredItem
 
 items_t = StoredItem.__table__
@@ -56,7 +57,7 @@ class RetentionReport:
     hits: int = 0  # hits deleted
     attempts: int = 0  # delivery attempts deleted
     seconds: float = 0.0
-    steps: list[float] = field(default_factory=list, repr=False)  # each transaction's duration
+    steps: list[tuple[Task, float]] = field(default_factory=list, repr=False)  # each transaction's duration
 
     @property
     def transactions(self) -> int:
@@ -65,17 +66,21 @@ class RetentionReport:
     @property
     def longest_s(self) -> float:
         """The longest single transaction: how long a writer may have waited."""
-        return max(self.steps, default=0.0)
+        return max((seconds for _, seconds in self.steps), default=0.0)
+
+    def seconds_of(self, task: Task) -> float:
+        return sum(seconds for done, seconds in self.steps if done == task)
 
     def add(self, task: Task, rows: int, seconds: float) -> None:
         setattr(self, task, getattr(self, task) + rows)
-        self.steps.append(seconds)
+        self.steps.append((task, seconds))
 
 
 class Retention:
     def __init__(self, engine: Engine, *, batch: int = BATCH) -> None:
         self.engine = engine
         self.batch = batch
+        self._sql = Statements(engine.dialect.name)
 
     def step(self, task: Task, cutoff: datetime) -> int:
         """One transaction: up to `batch` rows of `task` older than `cutoff`; 0 when none is left."""
@@ -112,7 +117,7 @@ class Retention:
             "mark": self._mark(conn, "texts"), "newest": newest, "batch": self.batch})]
         if not chosen:
             return 0
-        conn.execute(delete(texts_t).where(texts_t.c.item_id.in_(chosen)))
+        conn.execute(delete(texts_t).where(self._sql._in(texts_t.c.item_id, "ids")), {"ids": self._sql.values(chosen)})
         self._move_mark(conn, "texts", chosen[-1])
         return len(chosen)  # items walked: the texts dropped, but for those a `rewind` walks again
 
@@ -139,7 +144,8 @@ class Retention:
         ).all()
         if not chosen:
             return 0
-        conn.execute(delete(hits_t).where(hits_t.c.id.in_([r.id for r in chosen])))
+        conn.execute(delete(hits_t).where(self._sql._in(hits_t.c.id, "ids")),
+                     {"ids": self._sql.values([r.id for r in chosen])})
         self._move_mark(conn, "hits", chosen[-1].item_id)
         return len(chosen)
 
@@ -151,7 +157,7 @@ class Retention:
         )]
         if not chosen:
             return 0
-        conn.execute(delete(attempts_t).where(attempts_t.c.id.in_(chosen)))
+        conn.execute(delete(attempts_t).where(self._sql._in(attempts_t.c.id, "ids")), {"ids": self._sql.values(chosen)})
         self._move_mark(conn, "attempts", chosen[-1])
         return len(chosen)
 
