@@ -3,10 +3,9 @@
 Three things age out, each after its own number of days (`RetentionPolicy`):
 the text of items that matched nothing (their `item_texts` row; their guid,
 canonical URL and fingerprints stay, so dedupe still knows them), the hits of
-old items, and the
-delivery attempts of old alerts (the alert row stays: it is the idempotency
-record and says sent or dead). Items themselves are never deleted: dedupe and
-`monitor matches` need them.
+old items, and the delivery attempts of old alerts (the alert row stays: it is
+the idempotency record and says sent or dead). Items themselves are never
+deleted: dedupe and `monitor matches` need them.
 
 Every `step` is one transaction over at most `batch` rows, found through an
 index, so the writers (a poll commit waits for SQLite's one write lock) are
@@ -165,7 +164,7 @@ class Retention:
     def _mark(conn: Connection, task: Task) -> int:
         """Where `task` stopped. Without it, PostgreSQL's scan of the oldest rows first steps
         over every row deleted since its last VACUUM: each batch slower than the one before
-        (751,000 delivery attempts: 55 s, against 5 s from the mark)."""
+        (751,000 delivery attempts at 5 M items: 55 s, against 3.5 s from the mark)."""
         return conn.execute(select(marks_t.c.last_id).where(marks_t.c.task == task)).scalar() or 0
 
     @staticmethod

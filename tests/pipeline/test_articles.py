@@ -97,8 +97,9 @@ def test_summary_feeds_get_their_articles_and_only_the_body_counts(
     assert sorted(p.new for p in report.polls) == [len(BODIES)] * len(LAYOUTS)
     expected = {f"{layout}-{b.slug}": set(b.rules) for layout in LAYOUTS for b in BODIES}
     assert rules_by_guid(config) == expected  # every mention found, none from the menus, sidebars, footers
-    for guid, text, summary, flags in read(config, select(StoredItem.guid, ItemText.text, ItemText.summary,
-                                                          StoredItem.flags).join(ItemText, ItemText.item_id == StoredItem.id)):
+    stored = select(StoredItem.guid, ItemText.text, ItemText.summary, StoredItem.flags) \
+        .join(ItemText, ItemText.item_id == StoredItem.id)
+    for guid, text, summary, flags in read(config, stored):
         body = BY_SLUG[guid.split("-", 1)[1]]
         assert body.paragraphs[-1][:60] in text  # the stored text is the article
         assert summary and summary.rstrip(".…").strip()[:40] in body.summary  # and the feed's summary is kept
