@@ -29,6 +29,7 @@ import signal
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -436,20 +437,17 @@ class Daemon:
     async def retention(self) -> None:
         """Each batch is one short transaction run on the database thread by itself,
         so poll commits queued meanwhile go in between (monitor.store.retention)."""
-        from monitor.store.retention import TASKS, Retention, RetentionReport
+        from monitor.store.retention import Retention, RetentionReport
 
         loop = asyncio.get_running_loop()
         policy = retention_policy(self.app, datetime.now(UTC))
-        retention, report = Retention(self.app.engine), RetentionReport()
+        report = RetentionReport()
         started = time.perf_counter()
-        for task in TASKS:
-            cutoff = policy.cutoff(task)
-            while cutoff is not None and not self.stop.is_set():
-                began = time.perf_counter()
-                rows = await loop.run_in_executor(self.db, retention.step, task, cutoff)
-                report.add(task, rows, time.perf_counter() - began)
-                if rows < retention.batch:
-                    break
+        steps = Retention(self.app.engine).steps(policy, report)
+        with suppress(StopIteration):
+            step = next(steps)
+            while not self.stop.is_set():
+                step = steps.send(await loop.run_in_executor(self.db, step))
         log.info("retention", pruned_texts=report.texts, deleted_hits=report.hits,
                  deleted_attempts=report.attempts, transactions=report.transactions,
                  longest_ms=round(report.longest_s * 1000), seconds=round(time.perf_counter() - started, 1))

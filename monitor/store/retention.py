@@ -16,9 +16,11 @@ thread, letting poll commits in between (`monitor.daemon`).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Literal
 
 from sqlalchemy import Connection, Engine, TextClause, delete, select, text, update
@@ -90,19 +92,29 @@ class Retention:
                 return self._hits(conn, cutoff)
             return self._attempts(conn, cutoff)
 
-    def run(self, policy: RetentionPolicy, *, between: Callable[[], None] = lambda: None) -> RetentionReport:
-        """Every step of every task in turn (the CLI and the benchmark; the daemon runs `step` itself)."""
-        report = RetentionReport()
-        started = time.perf_counter()
+    def steps(self, policy: RetentionPolicy, report: RetentionReport) -> Generator[Callable[[], int], int, None]:
+        """A run's transactions in order, each handed to the caller to run where it runs
+        database work (the daemon: on its database thread, between poll commits), which
+        sends back the rows it did. Here is decided which task comes next and when one
+        is done; `run` and the daemon only carry the steps out."""
         for task in TASKS:
             cutoff = policy.cutoff(task)
             while cutoff is not None:
                 began = time.perf_counter()
-                rows = self.step(task, cutoff)
+                rows = yield partial(self.step, task, cutoff)
                 report.add(task, rows, time.perf_counter() - began)
                 if rows < self.batch:
                     break
-                between()
+
+    def run(self, policy: RetentionPolicy) -> RetentionReport:
+        """Every step, one after the other, here (the CLI and the benchmark)."""
+        report = RetentionReport()
+        started = time.perf_counter()
+        steps = self.steps(policy, report)
+        with suppress(StopIteration):
+            step = next(steps)
+            while True:
+                step = steps.send(step())
         report.seconds = time.perf_counter() - started
         return report
 
