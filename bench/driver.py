@@ -43,6 +43,7 @@ from types import TracebackType
 from typing import Any, Self, TextIO
 
 from bench.corpus import ROOT
+from bench.processes import end
 from bench.procmem import family
 from monitor import logs
 from monitor.app import App, owner_id, prepare_database
@@ -181,11 +182,7 @@ class DaemonProcess:
     def close(self) -> None:
         if self._process.stdin is not None:
             self._process.stdin.close()
-        try:
-            self._process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
+        end(self._process, 60)
         self._log.close()
 
     def __enter__(self) -> Self:

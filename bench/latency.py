@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.corpus import ROOT
+from bench.processes import end
 from bench.server import ServerProcess
 
 _GUID = re.compile(rb"press-(\d+)")
@@ -142,11 +143,7 @@ def measure(server: ServerProcess, config: Path, database: Path, log: Path, *, i
 def stop_daemon(daemon: subprocess.Popen[bytes]) -> None:
     """SIGTERM, as systemd stops it; SIGKILL if it has not drained in 40 s."""
     daemon.send_signal(signal.SIGTERM)
-    try:
-        daemon.wait(timeout=40)
-    except subprocess.TimeoutExpired:
-        daemon.kill()
-        daemon.wait()
+    end(daemon, 40)
 
 
 def percentile(values: list[float], share: float) -> float:

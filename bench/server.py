@@ -39,6 +39,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from bench.corpus import ROOT, PressItem, PressWriter, feed_document, feed_items
+from bench.processes import end
 from tests.feedserver import FeedServer
 
 
@@ -194,11 +195,7 @@ class ServerProcess:
     def close(self) -> None:
         if self._process.stdin is not None:
             self._process.stdin.close()
-        try:
-            self._process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
+        end(self._process, 10)
 
     def __enter__(self) -> Self:
         return self

@@ -40,6 +40,7 @@ from bench.corpus import ROOT
 from bench.driver import DaemonProcess
 from bench.figures import Figure, Target, pending
 from bench.latency import percentile
+from bench.processes import end
 from bench.yeardata import Shape, feed_url, generate
 from monitor.store.engine import make_engine
 
@@ -174,11 +175,7 @@ class WebProcess:
 
     def close(self) -> None:
         self._process.terminate()
-        try:
-            self._process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
+        end(self._process, 20)
         self._log.close()
 
 
