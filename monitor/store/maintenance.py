@@ -36,11 +36,15 @@ items_t = StoredItem.__table__
 class DatabaseStats:
     backend: str
     rows: dict[str, int]
-    texts_kept: int  # items still holding their text (retention drops unmatched ones)
     oldest_item: datetime | None
     newest_item: datetime | None
     size_bytes: int  # the whole database (SQLite: the file and its WAL)
     table_bytes: dict[str, int]  # PostgreSQL: per table, indexes included; SQLite: empty
+
+    @property
+    def texts_kept(self) -> int:
+        """Items still holding their text (retention drops unmatched ones): one row each."""
+        return self.rows["item_texts"]
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -78,7 +82,7 @@ def stats(engine: Engine) -> DatabaseStats:
                     text("SELECT pg_total_relation_size(CAST(:t AS regclass))"), {"t": name}).scalar_one())
         else:
             size = _sqlite_bytes(Path(engine.url.database or ""))
-    return DatabaseStats(engine.dialect.name, rows, rows["item_texts"], oldest, newest, size, table_bytes)
+    return DatabaseStats(engine.dialect.name, rows, oldest, newest, size, table_bytes)
 
 
 def _sqlite_bytes(path: Path) -> int:

@@ -136,7 +136,8 @@ class StoredItems:
             rows = conn.execute(
                 select(items_t.c.id, items_t.c.title, texts_t.c.text, items_t.c.language)
                 .join(texts_t, texts_t.c.item_id == items_t.c.id)
-                .where(items_t.c.id <= span.last_id, *self._where(since, span.after_id, stories))
+                .where(items_t.c.id <= span.last_id,
+                       *self._where(since, span.after_id, stories, text_joined=True))
                 .order_by(items_t.c.id)
             ).all()
             if not rows:
@@ -157,8 +158,11 @@ class StoredItems:
                     found[entry.id] = entry
         return found
 
-    def _where(self, since: datetime | None, after_id: int, stories: bool) -> list[Any]:
-        conds = [items_t.c.id > after_id, HAS_TEXT]
+    def _where(
+        self, since: datetime | None, after_id: int, stories: bool, *, text_joined: bool = False
+    ) -> list[Any]:
+        """The selected items; those with a text, unless the query joins `item_texts` already."""
+        conds = [items_t.c.id > after_id] if text_joined else [items_t.c.id > after_id, HAS_TEXT]
         if since is not None:
             conds.append(items_t.c.ingested_at >= since)
         if stories:
