@@ -47,6 +47,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from bench.corpus import DEFAULT_RULES, PressWriter
+from monitor.dedupe import STORY_WINDOW
 from monitor.items import Hit, Item
 from monitor.store.engine import make_engine
 from monitor.store.migrations import upgrade
@@ -60,6 +61,7 @@ ITEM_COLUMNS = ("id", "feed_id", "guid", "url", "canonical_url", "title", "publi
                 "fp_band1", "fp_band2", "fp_band3", "duplicate_of", "matched", "delay_s", "relevance",
                 "labelled_at")
 TEXT_COLUMNS = ("item_id", "text")
+PRINT_COLUMNS = ("item_id", "ingested_at", "fingerprint", "band0", "band1", "band2", "band3")
 HIT_COLUMNS = ("item_id", "rule", "term", "field", "start", "end", "matched")
 ALERT_COLUMNS = ("id", "kind", "item_id", "digest_id", "channel", "mode", "rules", "idempotency_key", "state",
                  "attempts", "next_attempt_at", "lease_owner", "lease_until", "created_at", "period_start",
@@ -118,6 +120,7 @@ def text_pool(seed: int) -> tuple[list[Text], list[Text]]:
 class Rows:
     items: list[tuple[Any, ...]] = field(default_factory=list)
     texts: list[tuple[Any, ...]] = field(default_factory=list)
+    prints: list[tuple[Any, ...]] = field(default_factory=list)  # the story window's items
     hits: list[tuple[Any, ...]] = field(default_factory=list)
     alerts: list[tuple[Any, ...]] = field(default_factory=list)
     attempts: list[tuple[Any, ...]] = field(default_factory=list)
@@ -189,16 +192,17 @@ class Generator:
                     simhash = story.simhash ^ (1 << rng.randrange(64)) ^ (1 << rng.randrange(64))
             delay = rng.expovariate(1 / 600)
             signed = simhash - (1 << 64) if simhash >= 1 << 63 else simhash
+            bands = tuple((simhash >> shift) & 0xFFFF for shift in (0, 16, 32, 48))
             marked = story.matched and root is None and rng.random() < shape.marked
             url = f"https://source-{feed_id}.example/news/{item_id}"
             rows.items.append((
                 item_id, feed_id, f"y-{item_id}", url, url, story.text.title,
-                at - timedelta(seconds=delay), at, "en", None, None, None, "[]", content_hash, signed,
-                simhash & 0xFFFF, (simhash >> 16) & 0xFFFF, (simhash >> 32) & 0xFFFF, (simhash >> 48) & 0xFFFF,
-                root, story.matched, delay if rng.random() < 0.8 else None,
+                at - timedelta(seconds=delay), at, "en", None, None, None, "[]", content_hash, signed, *bands, root, story.matched, delay if rng.random() < 0.8 else None,
                 "not-relevant" if marked else None, at + timedelta(hours=2) if marked else None,
             ))
             rows.texts.append((item_id, story.text.text))
+            if self.now - at < STORY_WINDOW:
+                rows.prints.append((item_id, at, signed, *bands))
             rows.hits.extend((item_id, h.rule, h.term, h.field, h.start, h.end, h.matched) for h in story.text.hits)
             if story.matched and root is None:
                 self._alerts(rows, item_id, at, story.text.hits, marked)
@@ -277,6 +281,7 @@ def generate(url: str, shape: Shape, *, now: datetime | None = None,
         for rows in generator.chunks():
             loader.write("items", ITEM_COLUMNS, rows.items)
             loader.write("item_texts", TEXT_COLUMNS, rows.texts)
+            loader.write("story_prints", PRINT_COLUMNS, rows.prints)
             loader.write("hits", HIT_COLUMNS, rows.hits)
             loader.write("alerts", ALERT_COLUMNS, rows.alerts)
             loader.write("delivery_attempts", ATTEMPT_COLUMNS, rows.attempts)

@@ -645,9 +645,11 @@ def backup_database(app: App, target: Path) -> Backup:
 
 
 def retention_policy(app: App, now: datetime) -> RetentionPolicy:
-    """The cut-offs of `[retention]` at `now`; a kind set to 0 days is kept forever."""
+    """The cut-offs of `[retention]` at `now`; a kind set to 0 days is kept forever.
+    The story window's prints always go once the window has passed them."""
     from datetime import timedelta
 
+    from monitor.dedupe import STORY_WINDOW
     from monitor.store.retention import RetentionPolicy
 
     settings = app.config.settings.retention
@@ -656,4 +658,4 @@ def retention_policy(app: App, now: datetime) -> RetentionPolicy:
         return now - timedelta(days=days) if days else None
 
     return RetentionPolicy(texts_before=before(settings.unmatched_text_days), hits_before=before(settings.hits_days),
-                           attempts_before=before(settings.delivery_attempts_days))
+                           attempts_before=before(settings.delivery_attempts_days), prints_before=now - STORY_WINDOW)

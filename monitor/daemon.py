@@ -448,7 +448,7 @@ class Daemon:
             step = next(steps)
             while not self.stop.is_set():
                 step = steps.send(await loop.run_in_executor(self.db, step))
-        log.info("retention", pruned_texts=report.texts, deleted_hits=report.hits,
+        log.info("retention", pruned_texts=report.texts, deleted_hits=report.hits, deleted_prints=report.prints,
                  deleted_attempts=report.attempts, transactions=report.transactions,
                  longest_ms=round(report.longest_s * 1000), seconds=round(time.perf_counter() - started, 1))
 

@@ -14,7 +14,7 @@ from sqlalchemy import Connection
 
 from monitor.dedupe import HEADLINE_WINDOW, STORY_WINDOW, Story, StoryIndex
 from monitor.dedupe.stories import Repeat
-from monitor.items import AlertRequest, Hit, Item, Outcome, Prepared
+from monitor.items import AlertRequest, Fingerprint, Hit, Item, Outcome, Prepared
 from monitor.states import AlertMode, AlertState
 from monitor.store._statements import Statements
 
@@ -45,6 +45,12 @@ def hit_rows(item_id: int, hits: Iterable[Hit]) -> list[dict[str, Any]]:
 def text_row(item_id: int, item: Item) -> dict[str, Any]:
     """The `item_texts` row of an item: what ingest and a fetched article write."""
     return {"item_id": item_id, "text": item.text, "summary": item.summary}
+
+
+def print_row(item_id: int, ingested_at: datetime, fp: Fingerprint) -> dict[str, Any]:
+    """The `story_prints` row of an item: what ingest and a fetched article write."""
+    return {"item_id": item_id, "ingested_at": ingested_at, "fingerprint": fp.simhash, "band0": fp.bands[0],
+            "band1": fp.bands[1], "band2": fp.bands[2], "band3": fp.bands[3]}
 
 
 def alert_row(item_id: int, item: Item, request: AlertRequest, now: datetime) -> dict[str, Any]:
@@ -96,6 +102,7 @@ class Batch:
         self.index = StoryIndex(())
         self.hits: list[dict[str, Any]] = []
         self.texts: list[dict[str, Any]] = []
+        self.prints: list[dict[str, Any]] = []
 
     def run(self) -> list[list[Outcome]]:
         """The outcomes, feed by feed."""
@@ -118,6 +125,7 @@ class Batch:
                 outcomes[index] = outcome
             if self.texts:
                 self.conn.execute(self.sql.insert_texts, self.texts)
+                self.conn.execute(self.sql.insert_prints, self.prints)
             if self.hits:
                 self.conn.execute(self.sql.insert_hits, self.hits)
         flat = iter(outcomes)
@@ -241,6 +249,7 @@ class Batch:
             item_id = p.story.id
             assert item_id is not None
             self.texts.append(text_row(item_id, p.entry.item))
+            self.prints.append(print_row(item_id, self.now, p.entry.fingerprint))
             self.hits.extend(hit_rows(item_id, p.entry.hits))
             if p.reason is None:
                 outcomes.append((p.index, Outcome("new", item_id, alert_ids=alert_ids.get(item_id, ()))))

@@ -27,18 +27,19 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from monitor.dedupe.fingerprints import NEAR_DUPLICATE_BITS
-from monitor.store.models import Alert, ArticleRetry, Feed, ItemText, StoredHit, StoredItem
+from monitor.store.models import Alert, ArticleRetry, Feed, ItemText, StoredHit, StoredItem, StoryPrint
 from monitor.store.sqlfunctions import hamming
 
 feeds_t = cast(Table, Feed.__table__)
 items_t = cast(Table, StoredItem.__table__)
 hits_t = cast(Table, StoredHit.__table__)
 texts_t = cast(Table, ItemText.__table__)
+prints_t = cast(Table, StoryPrint.__table__)
 alerts_t = cast(Table, Alert.__table__)
 retries_t = cast(Table, ArticleRetry.__table__)
 CANDIDATE = (items_t.c.id, items_t.c.duplicate_of, items_t.c.fingerprint, items_t.c.canonical_url,
              items_t.c.content_hash)
-BANDS = (items_t.c.fp_band0, items_t.c.fp_band1, items_t.c.fp_band2, items_t.c.fp_band3)
+BANDS = (prints_t.c.band0, prints_t.c.band1, prints_t.c.band2, prints_t.c.band3)
 
 
 class Statements:
@@ -59,6 +60,10 @@ class Statements:
     @cached_property
     def insert_texts(self) -> Any:
         return texts_t.insert()
+
+    @cached_property
+    def insert_prints(self) -> Any:
+        return prints_t.insert()
 
     @cached_property
     def replace_text(self) -> Any:
@@ -119,7 +124,8 @@ class Statements:
     @cached_property
     def by_band(self) -> Any:
         """Stored items since `since` within NEAR_DUPLICATE_BITS of an item of the batch,
-        each through a band it shares with that item: one row per (stored item, band
+        found in the story window's prints (`StoryPrint`), each through a band it
+        shares with that item: one row per (stored item, band
         number, band value), from the (band, simhash) pairs of `band_pairs`. The
         distance is counted in the database, so only real candidates come back. In id
         order, as every instance must judge a new item against the same first story."""
@@ -127,10 +133,11 @@ class Statements:
         for n, column in enumerate(BANDS):
             wanted = self._band_pairs(n)
             parts.append(select(literal(n, Integer).label("band_no"), column.label("band"), items_t.c.id,
-                                items_t.c.duplicate_of, items_t.c.fingerprint)
-                         .select_from(wanted.join(items_t, column == wanted.c.band))
-                         .where(items_t.c.ingested_at >= bindparam("since"),
-                                hamming(items_t.c.fingerprint, wanted.c.simhash) <= NEAR_DUPLICATE_BITS))
+                                items_t.c.duplicate_of, prints_t.c.fingerprint)
+                         .select_from(wanted.join(prints_t, column == wanted.c.band)
+                                      .join(items_t, items_t.c.id == prints_t.c.item_id))
+                         .where(prints_t.c.ingested_at >= bindparam("since"),
+                                hamming(prints_t.c.fingerprint, wanted.c.simhash) <= NEAR_DUPLICATE_BITS))
         return union(*parts).order_by(literal_column("id"), literal_column("band_no"))
 
     def _band_pairs(self, n: int) -> Any:

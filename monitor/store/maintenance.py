@@ -19,12 +19,13 @@ from sqlalchemy import Engine, func, select, text
 
 from monitor.errors import InputError
 from monitor.store.engine import _private_file
-from monitor.store.models import Alert, DeliveryAttempt, Feed, ItemText, StoredHit, StoredItem
+from monitor.store.models import Alert, DeliveryAttempt, Feed, ItemText, StoredHit, StoredItem, StoryPrint
 
 TABLES = {
     "feeds": Feed.__table__,
     "items": StoredItem.__table__,
     "item_texts": ItemText.__table__,  # one row per item still holding its text
+    "story_prints": StoryPrint.__table__,  # one row per item of the story window
     "hits": StoredHit.__table__,
     "alerts": Alert.__table__,
     "delivery_attempts": DeliveryAttempt.__table__,

@@ -112,16 +112,7 @@ class StoredItem(Base):
     a re-published URL) to the first item of that story, which owns the alerts."""
 
     __tablename__ = "items"
-    __table_args__ = (
-        UniqueConstraint("feed_id", "guid"),
-        # A band with the ingestion time: the lookup of near copies reads only the entries of the
-        # story window (14 days), not every item of the year whose band happens to be equal; and
-        # with the SimHash, so it counts each one's distance without reading its row.
-        Index("ix_items_fp_band0", "fp_band0", "ingested_at", "fingerprint"),
-        Index("ix_items_fp_band1", "fp_band1", "ingested_at", "fingerprint"),
-        Index("ix_items_fp_band2", "fp_band2", "ingested_at", "fingerprint"),
-        Index("ix_items_fp_band3", "fp_band3", "ingested_at", "fingerprint"),
-    )
+    __table_args__ = (UniqueConstraint("feed_id", "guid"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id"))
@@ -138,6 +129,7 @@ class StoredItem(Base):
     flags: Mapped[list[str]] = mapped_column(JSON, default=list)
     content_hash: Mapped[str] = mapped_column(String(64), index=True)
     fingerprint: Mapped[int] = mapped_column(BigInteger)
+    # The SimHash's four bands, kept with the item; the near-copy lookup searches `StoryPrint`.
     fp_band0: Mapped[int] = mapped_column(Integer)
     fp_band1: Mapped[int] = mapped_column(Integer)
     fp_band2: Mapped[int] = mapped_column(Integer)
@@ -175,9 +167,37 @@ class ItemText(Base):
     summary: Mapped[str | None] = mapped_column(Text)  # the feed's text, when `text` is the fetched article
 
 
+class StoryPrint(Base):
+    """The fingerprint of an item while it is within the story window (14 days, see
+    `monitor.dedupe.stories`): what the lookup of near copies searches. A table as big
+    as the window, not the year: indexed on the items' table, the four bands of every
+    item ever stored (1 GB at 5 M items) put each new item's four entries on leaves
+    anywhere in it, and ingest at 5 M ran at 0.79x its rate on an empty database
+    (bench/README.md). Retention deletes the rows that left the window."""
+
+    __tablename__ = "story_prints"
+    __table_args__ = (
+        # Each band with the ingestion time and the SimHash: a lookup reads only the
+        # window's entries and counts each one's distance without reading its row.
+        Index("ix_story_prints_band0", "band0", "ingested_at", "fingerprint"),
+        Index("ix_story_prints_band1", "band1", "ingested_at", "fingerprint"),
+        Index("ix_story_prints_band2", "band2", "ingested_at", "fingerprint"),
+        Index("ix_story_prints_band3", "band3", "ingested_at", "fingerprint"),
+    )
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True,
+                                         autoincrement=False)
+    ingested_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    fingerprint: Mapped[int] = mapped_column(BigInteger)
+    band0: Mapped[int] = mapped_column(Integer)
+    band1: Mapped[int] = mapped_column(Integer)
+    band2: Mapped[int] = mapped_column(Integer)
+    band3: Mapped[int] = mapped_column(Integer)
+
+
 class RetentionMark(Base):
     """How far a retention task has gone (`monitor.store.retention`): its rows up to
-    `last_id` are done (texts and hits: an item id; attempts: an attempt id). Rows
+    `last_id` are done (texts, hits and prints: an item id; attempts: an attempt id). Rows
     are walked in id order, the order they were stored, so a run resumes where the
     last one stopped instead of stepping over a year of rows already done."""
 

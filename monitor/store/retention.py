@@ -4,8 +4,9 @@ Three things age out, each after its own number of days (`RetentionPolicy`):
 the text of items that matched nothing (their `item_texts` row; their guid,
 canonical URL and fingerprints stay, so dedupe still knows them), the hits of
 old items, and the delivery attempts of old alerts (the alert row stays: it is
-the idempotency record and says sent or dead). Items themselves are never
-deleted: dedupe and `monitor matches` need them.
+the idempotency record and says sent or dead). A fourth is not a setting: the
+`story_prints` rows of items that left the story window. Items themselves are
+never deleted: dedupe and `monitor matches` need them.
 
 Every `step` is one transaction over at most `batch` rows, found through an
 index, so the writers (a poll commit waits for SQLite's one write lock) are
@@ -27,16 +28,17 @@ from sqlalchemy import Connection, Engine, TextClause, delete, select, text, upd
 from sqlalchemy.dialects import postgresql, sqlite
 
 from monitor.store._statements import Statements
-from monitor.store.models import DeliveryAttempt, ItemText, RetentionMark, StoredHit, StoredItem
+from monitor.store.models import DeliveryAttempt, ItemText, RetentionMark, StoredHit, StoredItem, StoryPrint
 
 items_t = StoredItem.__table__
 hits_t = StoredHit.__table__
 texts_t = ItemText.__table__
 marks_t = RetentionMark.__table__
 attempts_t = DeliveryAttempt.__table__
+prints_t = StoryPrint.__table__
 
-Task = Literal["texts", "hits", "attempts"]
-TASKS: tuple[Task, ...] = ("texts", "hits", "attempts")
+Task = Literal["prints", "texts", "hits", "attempts"]
+TASKS: tuple[Task, ...] = ("prints", "texts", "hits", "attempts")
 BATCH = 2_000  # rows per transaction: a few tens of milliseconds on SQLite
 
 
@@ -47,9 +49,11 @@ class RetentionPolicy:
     texts_before: datetime | None = None
     hits_before: datetime | None = None
     attempts_before: datetime | None = None
+    prints_before: datetime | None = None  # the story window's start (`app.retention_policy`)
 
     def cutoff(self, task: Task) -> datetime | None:
-        return {"texts": self.texts_before, "hits": self.hits_before, "attempts": self.attempts_before}[task]
+        return {"prints": self.prints_before, "texts": self.texts_before, "hits": self.hits_before,
+                "attempts": self.attempts_before}[task]
 
 
 @dataclass(slots=True)
@@ -57,6 +61,7 @@ class RetentionReport:
     texts: int = 0  # texts dropped
     hits: int = 0  # hits deleted
     attempts: int = 0  # delivery attempts deleted
+    prints: int = 0  # story prints deleted
     seconds: float = 0.0
     steps: list[tuple[Task, float]] = field(default_factory=list, repr=False)  # each transaction's duration
 
@@ -86,6 +91,8 @@ class Retention:
     def step(self, task: Task, cutoff: datetime) -> int:
         """One transaction: up to `batch` rows of `task` older than `cutoff`; 0 when none is left."""
         with self.engine.begin() as conn:
+            if task == "prints":
+                return self._prints(conn, cutoff)
             if task == "texts":
                 return self._texts(conn, cutoff)
             if task == "hits":
@@ -117,6 +124,21 @@ class Retention:
                 step = steps.send(step())
         report.seconds = time.perf_counter() - started
         return report
+
+    def _prints(self, conn: Connection, cutoff: datetime) -> int:
+        newest = self._newest(conn, cutoff)
+        if newest is None:
+            return 0
+        chosen = [r for (r,) in conn.execute(
+            select(prints_t.c.item_id).where(prints_t.c.item_id > self._mark(conn, "prints"),
+                                             prints_t.c.item_id <= newest)
+            .order_by(prints_t.c.item_id).limit(self.batch)
+        )]
+        if not chosen:
+            return 0
+        conn.execute(delete(prints_t).where(self._sql._in(prints_t.c.item_id, "ids")), {"ids": self._sql.values(chosen)})
+        self._move_mark(conn, "prints", chosen[-1])
+        return len(chosen)
 
     def _texts(self, conn: Connection, cutoff: datetime) -> int:
         # Items that matched nothing, in id order from the mark up to the last item stored

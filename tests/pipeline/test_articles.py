@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from monitor.app import App, poll_once
 from monitor.config import load_config
 from monitor.items import ARTICLE_DISALLOWED, ARTICLE_MISSING, ARTICLE_UNREADABLE
-from monitor.store.models import Alert, ArticleRetry, Feed, ItemText, StoredHit, StoredItem
+from monitor.store.models import Alert, ArticleRetry, Feed, ItemText, StoredHit, StoredItem, StoryPrint
 from tests.articles.bodies import BODIES
 from tests.articles.site import LAYOUTS, pages, summary_feed
 from tests.conftest import RULES
@@ -206,6 +206,7 @@ def test_a_failed_article_is_retried_and_its_match_alerts_once(
     cycle(config)  # the article is not there yet (404)
     [(matched, flags)] = read(config, select(StoredItem.matched, StoredItem.flags))
     assert (matched, flags) == (False, [ARTICLE_MISSING])
+    [(summary_print,)] = read(config, select(StoryPrint.fingerprint))
     [(attempts, due)] = read(config, select(ArticleRetry.attempts, ArticleRetry.next_attempt_at))
     assert attempts == 1 and due > datetime.now(UTC) + timedelta(seconds=30)
 
@@ -226,6 +227,9 @@ def test_a_failed_article_is_retried_and_its_match_alerts_once(
                                                       .join(ItemText, ItemText.item_id == StoredItem.id))
     assert (matched, flags) == (True, [])
     assert summary.startswith("MINSK, 4 November")
+    # Near copies are looked for by the article's fingerprint now, not the summary's.
+    assert read(config, select(StoryPrint.fingerprint)) == read(config, select(StoredItem.fingerprint))
+    assert read(config, select(StoryPrint.fingerprint)) != [(summary_print,)]
     assert rules_by_guid(config) == {"late": {"ilo"}}
     assert len(read(config, select(Alert.id))) == 1
     assert read(config, select(ArticleRetry.item_id)) == []

@@ -93,3 +93,38 @@ def test_upgrading_moves_every_text_into_item_texts_and_back(db_url: str) -> Non
         assert conn.execute(text("SELECT id, text, summary FROM items ORDER BY id")).all() == [
             (1, "a text", None), (2, "an article", "its summary"), (3, None, None)]
     engine.dispose()
+
+
+def test_upgrading_copies_the_story_windows_fingerprints_and_back(db_url: str) -> None:
+    """0014: the items of the last 15 days (the window and a day) get their print, with
+    their bands; the year's band indexes go, and come back on a downgrade."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import DateTime, bindparam, insert, text
+
+    from monitor.store.models import Feed
+
+    engine = make_engine(db_url)
+    migrations.upgrade(engine, "0013")
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        conn.execute(insert(Feed).values(id=1, url="https://a.example/feed", kind="feed", enabled=True,
+                                         consecutive_errors=0, items_seen=0, created_at=now))
+        for n, days in ((1, 40), (2, 16), (3, 14), (4, 0)):
+            conn.execute(text(
+                "INSERT INTO items (id, feed_id, guid, title, ingested_at, flags, content_hash, fingerprint, "
+                "fp_band0, fp_band1, fp_band2, fp_band3, matched) VALUES (:n, 1, :g, 't', :at, '[]', :g, :fp, "
+                ":n, 10 + :n, 20 + :n, 30 + :n, :no)").bindparams(bindparam("at", type_=DateTime(timezone=True))),
+                {"n": n, "g": f"g{n}", "at": now - timedelta(days=days), "fp": -n, "no": False})
+
+    migrations.upgrade(engine)
+
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT item_id, fingerprint, band0, band1, band2, band3 FROM story_prints "
+                                 "ORDER BY item_id")).all() == [(3, -3, 3, 13, 23, 33), (4, -4, 4, 14, 24, 34)]
+        assert not {i["name"] for i in inspect(conn).get_indexes("items")} & {f"ix_items_fp_band{n}" for n in range(4)}
+    command.downgrade(migrations.alembic_config(engine), "0013")
+    with engine.connect() as conn:
+        assert {f"ix_items_fp_band{n}" for n in range(4)} <= {i["name"] for i in inspect(conn).get_indexes("items")}
+        assert "story_prints" not in inspect(conn).get_table_names()
+    engine.dispose()

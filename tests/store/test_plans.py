@@ -114,7 +114,7 @@ def test_the_dedupe_lookups_of_a_commit_use_their_indexes(year_db: Engine) -> No
     plan = plans(year_db, lambda: store.ingest("https://source-1.example/feed.xml",
                                                [entry("new-1", url="https://source-1.example/news/new-1")]))
     guid_index = "uq_items_feed_id_guid" if year_db.dialect.name == "postgresql" else "sqlite_autoindex_items_1"
-    for index in (guid_index, "ix_items_canonical_url", "ix_items_content_hash", "ix_items_fp_band0",
+    for index in (guid_index, "ix_items_canonical_url", "ix_items_content_hash", "ix_story_prints_band0",
                   "ix_items_headline"):
         assert index in plan, f"{index} not in the plan:\n{plan}"
 
@@ -122,6 +122,6 @@ def test_the_dedupe_lookups_of_a_commit_use_their_indexes(year_db: Engine) -> No
 def test_retention_reads_only_what_it_changes(year_db: Engine) -> None:
     cutoff = datetime.now(UTC) - timedelta(days=30)
     retention = Retention(year_db, batch=10)
-    plan = plans(year_db, lambda: [retention.step(task, cutoff) for task in ("texts", "hits", "attempts")])
+    plan = plans(year_db, lambda: [retention.step(task, cutoff) for task in ("prints", "texts", "hits", "attempts")])
     assert "ix_items_unmatched" in plan, plan
     assert "ix_hits_item_rule" in plan, plan

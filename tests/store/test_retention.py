@@ -1,5 +1,6 @@
 """Retention over a generated year: unmatched texts, hits and delivery attempts
-each age out after their own setting, in transactions of at most one batch."""
+each age out after their own setting, and the story window's prints with the
+window, in transactions of at most one batch."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlalchemy import Engine, text
 from bench.yeardata import Shape, generate
 from monitor.app import App, retention_policy
 from monitor.config import load_config
+from monitor.dedupe import STORY_WINDOW
 from monitor.store.engine import make_engine
 from monitor.store.retention import Retention, RetentionPolicy
 from monitor.store.stored import Change, StoredItems
@@ -70,6 +72,24 @@ def test_a_kind_without_a_cutoff_is_kept(year: Engine) -> None:
     assert _count(year, "SELECT count(*) FROM delivery_attempts") == attempts
 
 
+def test_story_prints_go_as_the_window_passes_them(year: Engine) -> None:
+    """The near-copy lookup's table holds the story window, not the year: generated
+    with the window's items, it keeps only the younger ones after a later cutoff."""
+    window = _count(year, "SELECT count(*) FROM items WHERE ingested_at >= :t", t=NOW - STORY_WINDOW)
+    assert window and _count(year, "SELECT count(*) FROM story_prints") == window
+    cutoff = NOW - timedelta(days=7)
+    younger = _count(year, "SELECT count(*) FROM items WHERE ingested_at >= :t", t=cutoff)
+    assert 0 < younger < window
+
+    report = Retention(year, batch=10).run(RetentionPolicy(prints_before=cutoff))
+
+    assert report.prints == window - younger
+    assert _count(year, "SELECT count(*) FROM story_prints") == younger
+    assert _count(year, "SELECT count(*) FROM story_prints p JOIN items i ON i.id = p.item_id "
+                        "WHERE i.ingested_at < :t", t=cutoff) == 0
+    assert _count(year, "SELECT count(*) FROM items") == 1_500
+
+
 def test_a_run_walks_only_what_was_stored_since_the_last(year: Engine) -> None:
     """Items are walked in the order they were stored, from a mark: a daily run reads a
     day of items, not the year it has already done (whose matched texts stay)."""
@@ -125,13 +145,14 @@ def _app(tmp_path: Path, retention: str = "") -> App:
 def test_the_settings_default_to_30_days_of_text_hits_forever_and_90_days_of_attempts(tmp_path: Path) -> None:
     policy = retention_policy(_app(tmp_path), NOW)
     assert policy == RetentionPolicy(texts_before=NOW - timedelta(days=30), hits_before=None,
-                                     attempts_before=NOW - timedelta(days=90))
+                                     attempts_before=NOW - timedelta(days=90), prints_before=NOW - STORY_WINDOW)
 
 
 def test_the_settings_are_read_from_the_config(tmp_path: Path) -> None:
     app = _app(tmp_path, "[retention]\nunmatched_text_days = 7\nhits_days = 365\ndelivery_attempts_days = 0\n")
     assert retention_policy(app, NOW) == RetentionPolicy(
-        texts_before=NOW - timedelta(days=7), hits_before=NOW - timedelta(days=365), attempts_before=None)
+        texts_before=NOW - timedelta(days=7), hits_before=NOW - timedelta(days=365), attempts_before=None,
+        prints_before=NOW - STORY_WINDOW)  # not a setting: the window's
 
 
 def test_the_daemon_job_runs_the_batches_on_its_database_thread_letting_commits_in_between(
