@@ -125,6 +125,7 @@ class Batch:
                 outcomes[index] = outcome
             if self.texts:
                 self.conn.execute(self.sql.insert_texts, self.texts)
+            if self.prints:
                 self.conn.execute(self.sql.insert_prints, self.prints)
             if self.hits:
                 self.conn.execute(self.sql.insert_hits, self.hits)
