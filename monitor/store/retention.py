@@ -22,7 +22,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, TextClause, delete, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -129,16 +129,7 @@ class Retention:
         newest = self._newest(conn, cutoff)
         if newest is None:
             return 0
-        chosen = [r for (r,) in conn.execute(
-            select(prints_t.c.item_id).where(prints_t.c.item_id > self._mark(conn, "prints"),
-                                             prints_t.c.item_id <= newest)
-            .order_by(prints_t.c.item_id).limit(self.batch)
-        )]
-        if not chosen:
-            return 0
-        conn.execute(delete(prints_t).where(self._sql._in(prints_t.c.item_id, "ids")), {"ids": self._sql.values(chosen)})
-        self._move_mark(conn, "prints", chosen[-1])
-        return len(chosen)
+        return self._delete_from_mark(conn, "prints", prints_t.c.item_id, prints_t.c.item_id <= newest)
 
     def _texts(self, conn: Connection, cutoff: datetime) -> int:
         # Items that matched nothing, in id order from the mark up to the last item stored
@@ -182,14 +173,17 @@ class Retention:
 
     def _attempts(self, conn: Connection, cutoff: datetime) -> int:
         # Ids grow with time: the oldest remaining attempts are the first by id after the mark.
+        return self._delete_from_mark(conn, "attempts", attempts_t.c.id, attempts_t.c.at < cutoff)
+
+    def _delete_from_mark(self, conn: Connection, task: Task, key: Any, until: Any) -> int:
+        """Delete up to `batch` rows of `key`'s table, in `key` order from the mark on,
+        while `until` holds; the mark moves to the last."""
         chosen = [r for (r,) in conn.execute(
-            select(attempts_t.c.id).where(attempts_t.c.id > self._mark(conn, "attempts"), attempts_t.c.at < cutoff)
-            .order_by(attempts_t.c.id).limit(self.batch)
-        )]
+            select(key).where(key > self._mark(conn, task), until).order_by(key).limit(self.batch))]
         if not chosen:
             return 0
-        conn.execute(delete(attempts_t).where(self._sql._in(attempts_t.c.id, "ids")), {"ids": self._sql.values(chosen)})
-        self._move_mark(conn, "attempts", chosen[-1])
+        conn.execute(delete(key.table).where(self._sql._in(key, "ids")), {"ids": self._sql.values(chosen)})
+        self._move_mark(conn, task, chosen[-1])
         return len(chosen)
 
     @staticmethod
