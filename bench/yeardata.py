@@ -197,7 +197,8 @@ class Generator:
             url = f"https://source-{feed_id}.example/news/{item_id}"
             rows.items.append((
                 item_id, feed_id, f"y-{item_id}", url, url, story.text.title,
-                at - timedelta(seconds=delay), at, "en", None, None, None, "[]", content_hash, signed, *bands, root, story.matched, delay if rng.random() < 0.8 else None,
+                at - timedelta(seconds=delay), at, "en", None, None, None, "[]", content_hash, signed, *bands,
+                root, story.matched, delay if rng.random() < 0.8 else None,
                 "not-relevant" if marked else None, at + timedelta(hours=2) if marked else None,
             ))
             rows.texts.append((item_id, story.text.text))

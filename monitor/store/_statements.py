@@ -125,10 +125,10 @@ class Statements:
     def by_band(self) -> Any:
         """Stored items since `since` within NEAR_DUPLICATE_BITS of an item of the batch,
         found in the story window's prints (`StoryPrint`), each through a band it
-        shares with that item: one row per (stored item, band
-        number, band value), from the (band, simhash) pairs of `band_pairs`. The
-        distance is counted in the database, so only real candidates come back. In id
-        order, as every instance must judge a new item against the same first story."""
+        shares with that item: one row per (stored item, band number, band value),
+        from the (band, simhash) pairs of `band_pairs`. The distance is counted in the
+        database, so only real candidates come back. In id order, as every instance
+        must judge a new item against the same first story."""
         parts = []
         for n, column in enumerate(BANDS):
             wanted = self._band_pairs(n)
