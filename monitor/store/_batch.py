@@ -47,10 +47,14 @@ def text_row(item_id: int, item: Item) -> dict[str, Any]:
     return {"item_id": item_id, "text": item.text, "summary": item.summary}
 
 
+def print_values(fp: Fingerprint) -> dict[str, int]:
+    """An item's fingerprint as `story_prints` holds it: what ingest writes and a fetched article rewrites."""
+    return {"fingerprint": fp.simhash, **{f"band{n}": band for n, band in enumerate(fp.bands)}}
+
+
 def print_row(item_id: int, ingested_at: datetime, fp: Fingerprint) -> dict[str, Any]:
-    """The `story_prints` row of an item: what ingest and a fetched article write."""
-    return {"item_id": item_id, "ingested_at": ingested_at, "fingerprint": fp.simhash, "band0": fp.bands[0],
-            "band1": fp.bands[1], "band2": fp.bands[2], "band3": fp.bands[3]}
+    """The `story_prints` row of a new item."""
+    return {"item_id": item_id, "ingested_at": ingested_at, **print_values(fp)}
 
 
 def alert_row(item_id: int, item: Item, request: AlertRequest, now: datetime) -> dict[str, Any]:

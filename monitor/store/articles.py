@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, case, delete, func, or_, select, update
 
 from monitor.items import ARTICLE_MISSING, Item, Prepared
-from monitor.store._batch import alert_row, hit_rows, text_row
+from monitor.store._batch import alert_row, hit_rows, print_values, text_row
 from monitor.store._statements import Statements, feeds_t, hits_t, items_t, prints_t, retries_t, texts_t
 from monitor.store.engine import database_now
 
@@ -111,8 +111,8 @@ class ArticleRetries:
                 fp_band0=fp.bands[0], fp_band1=fp.bands[1], fp_band2=fp.bands[2], fp_band3=fp.bands[3],
             ))
             conn.execute(self._sql.replace_text, text_row(item_id, item))
-            conn.execute(update(prints_t).where(prints_t.c.item_id == item_id).values(  # if still in the window
-                fingerprint=fp.simhash, band0=fp.bands[0], band1=fp.bands[1], band2=fp.bands[2], band3=fp.bands[3]))
+            conn.execute(update(prints_t).where(prints_t.c.item_id == item_id)  # if still in the window
+                         .values(print_values(fp)))
             conn.execute(delete(hits_t).where(hits_t.c.item_id == item_id))
             if prepared.hits:
                 conn.execute(self._sql.insert_hits, hit_rows(item_id, prepared.hits))
